@@ -1,0 +1,3 @@
+"""callbot: an offline telephone voicebot for French town halls."""
+
+__version__ = "0.1.0"

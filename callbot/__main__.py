@@ -1,0 +1,5 @@
+import sys
+
+from callbot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""What `callbot check` verifies beyond structure: that the sheets behave as staff expect.
+
+- every regression example (`tests:`) resolves to what it expects;
+- no example question is, once normalised, the same as another answer's;
+- an example question that the bot would send to another answer, or not
+  answer at all, is reported as a warning;
+- a keyword shared by several answers does not tell them apart: warning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from callbot.knowledge import Knowledge
+from callbot.sheets import NOMATCH, TRANSFER
+from callbot.understanding.matcher import ANSWER, Decision
+from callbot.yamlsource import ERROR, WARNING, Diagnostic
+
+
+def outcome(decision: Decision) -> str:
+    """The label a decision gives, in the vocabulary of `expect:`."""
+    if decision.action == ANSWER or decision.answer is not None:
+        return decision.answer
+    return TRANSFER if decision.action == TRANSFER else NOMATCH
+
+
+def describe(decision: Decision) -> str:
+    label = outcome(decision)
+    if label == NOMATCH:
+        best = f"; best was `{decision.answer or decision.runner_up}` at {decision.score:.2f}" if decision.score else ""
+        return f"nomatch (not understood{best})"
+    if label == TRANSFER:
+        return "transfer (asks for a person)"
+    return f"`{label}` (score {decision.score:.2f})"
+
+
+def check_behaviour(knowledge: Knowledge) -> list[Diagnostic]:
+    return [*_check_examples(knowledge), *_check_questions(knowledge), *_check_keywords(knowledge)]
+
+
+def _check_examples(knowledge: Knowledge) -> list[Diagnostic]:
+    problems = []
+    for example in knowledge.book.examples:
+        decision = knowledge.matcher.decide(example.text)
+        if outcome(decision) != example.expect:
+            hint = (f"add a question or keyword close to this phrasing to `{example.expect}`"
+                    if example.expect not in (NOMATCH, TRANSFER) else
+                    "reword the questions or keywords that this phrasing matches by mistake")
+            problems.append(Diagnostic(example.location, ERROR,
+                                       f"test \"{example.text}\" gives {describe(decision)}, expected `{example.expect}`",
+                                       hint))
+    return problems
+
+
+def _check_questions(knowledge: Knowledge) -> list[Diagnostic]:
+    problems = []
+    seen: dict[tuple[str, ...], tuple[str, object]] = {}
+    normaliser = knowledge.matcher.normaliser
+    for answer in knowledge.book.answers:
+        for question in answer.questions:
+            tokens = tuple(sorted(set(normaliser.tokens(question.text))))
+            if not tokens:
+                problems.append(Diagnostic(question.location, WARNING,
+                                           f"question \"{question.text}\" has no meaningful word for matching",
+                                           "name the subject, e.g. \"les horaires de la mairie\""))
+                continue
+            other = seen.get(tokens)
+            if other and other[0] != answer.id:
+                problems.append(Diagnostic(question.location, ERROR,
+                                           f"question of `{answer.id}` means the same as a question of `{other[0]}` at {other[1]}",
+                                           "reword one of them so that each answer has its own questions"))
+            seen.setdefault(tokens, (answer.id, question.location))
+            decision = knowledge.matcher.decide(question.text)
+            if outcome(decision) not in (answer.id, TRANSFER):
+                problems.append(Diagnostic(question.location, WARNING,
+                                           f"question of `{answer.id}` gives {describe(decision)}",
+                                           "make it more specific to this answer, or add a keyword"))
+    return problems
+
+
+def _check_keywords(knowledge: Knowledge) -> list[Diagnostic]:
+    owners: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for answer in knowledge.book.answers:
+        for keyword in answer.keywords:
+            owners[knowledge.matcher.normaliser.tokens(keyword)].append(answer.id)
+    problems = []
+    for answer in knowledge.book.answers:
+        for keyword in answer.keywords:
+            tokens = knowledge.matcher.normaliser.tokens(keyword)
+            if not tokens:
+                problems.append(Diagnostic(answer.location, WARNING,
+                                           f"keyword \"{keyword}\" of `{answer.id}` is only a common word",
+                                           "choose a word that names the subject"))
+            elif len(owners[tokens]) > 1:
+                others = ", ".join(f"`{o}`" for o in owners[tokens] if o != answer.id)
+                problems.append(Diagnostic(answer.location, WARNING,
+                                           f"keyword \"{keyword}\" of `{answer.id}` is also a keyword of {others}",
+                                           "keep keywords that belong to one answer only"))
+    return problems

@@ -1,0 +1,148 @@
+"""`callbot.yaml`: the one configuration file, validated at load time.
+
+Relative paths in it are relative to the file itself, so a configuration
+folder can be moved or copied as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
+
+CONFIG_KEYS = ("commune", "answers", "understanding", "transfer")
+UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
+TRANSFER_KEYS = ("reception", "targets")
+TARGET_KEYS = ("uri", "description")
+
+# Where `callbot` looks when --config is not given, in this order.
+DEFAULT_CONFIG_PATHS = (Path("callbot.yaml"), Path("/etc/callbot/callbot.yaml"))
+CONFIG_ENV = "CALLBOT_CONFIG"
+EXAMPLE_CONFIG = Path(__file__).parent / "example" / "callbot.yaml"
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MARGIN = 0.08
+
+
+@dataclass(frozen=True)
+class TransferTarget:
+    """A place calls can be handed to (the reception desk, the on-call service)."""
+
+    name: str
+    uri: str
+    description: str
+
+
+@dataclass(frozen=True)
+class UnderstandingSettings:
+    threshold: float = DEFAULT_THRESHOLD  # below this score the bot does not answer
+    margin: float = DEFAULT_MARGIN  # the best answer must lead the runner-up by this much
+    person_requests: tuple[str, ...] = ()  # staff's own phrases that mean "a person, please"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    commune: str
+    answers_dir: Path
+    understanding: UnderstandingSettings
+    targets: dict[str, TransferTarget]
+    reception: str | None  # target for explicit requests for a person and keypad 0
+
+
+def find_config(explicit: str | None) -> Path:
+    """The configuration file to use: --config, then $CALLBOT_CONFIG, then the default paths."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError([Diagnostic(
+        Location(str(DEFAULT_CONFIG_PATHS[-1]), 1, 1), ERROR, "no configuration file found",
+        f"pass --config FILE, set {CONFIG_ENV}, or copy {EXAMPLE_CONFIG} to /etc/callbot/callbot.yaml")])
+
+
+def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
+    """Read and validate callbot.yaml. Problems go to `diagnostics`; returns None on any error."""
+    reader = YamlReader(path, diagnostics)
+    root = reader.parse()
+    if root is None:
+        return None
+    if isinstance(root, yaml.ScalarNode) and root.value == "":
+        reader.error(Location(str(path), 1, 1), "the configuration file is empty", f"start from {EXAMPLE_CONFIG}")
+        return None
+    keys = reader.mapping(root, "the configuration", CONFIG_KEYS, required=("commune", "answers"))
+    if keys is None:
+        return None
+    commune = reader.text(keys["commune"], "`commune`") if "commune" in keys else None
+    answers = reader.text(keys["answers"], "`answers` (the folder of answer sheets)") if "answers" in keys else None
+    understanding = _understanding(reader, keys.get("understanding"))
+    targets, reception = _transfer(reader, keys.get("transfer"))
+    if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
+        return None
+    return Config(path, commune, (path.parent / answers), understanding, targets, reception)
+
+
+def require_config(path: Path) -> Config:
+    diagnostics: list[Diagnostic] = []
+    config = load_config(path, diagnostics)
+    if config is None:
+        raise ConfigError(diagnostics)
+    return config
+
+
+def _understanding(r: YamlReader, node: yaml.Node | None) -> UnderstandingSettings:
+    if node is None:
+        return UnderstandingSettings()
+    keys = r.mapping(node, "`understanding`", UNDERSTANDING_KEYS) or {}
+    threshold = r.number(keys["threshold"], "`threshold`", 0.0, 1.0) if "threshold" in keys else None
+    margin = r.number(keys["margin"], "`margin`", 0.0, 1.0) if "margin" in keys else None
+    phrases = r.text_list(keys["person_requests"], "`person_requests`") if "person_requests" in keys else []
+    return UnderstandingSettings(
+        DEFAULT_THRESHOLD if threshold is None else threshold,
+        DEFAULT_MARGIN if margin is None else margin,
+        tuple(v for v, _ in phrases or ()),
+    )
+
+
+def _transfer(r: YamlReader, node: yaml.Node | None) -> tuple[dict[str, TransferTarget], str | None]:
+    if node is None:
+        return {}, None
+    keys = r.mapping(node, "`transfer`", TRANSFER_KEYS) or {}
+    targets: dict[str, TransferTarget] = {}
+    if "targets" in keys:
+        target_nodes = keys["targets"]
+        if not isinstance(target_nodes, yaml.MappingNode):
+            r.error(target_nodes, "`targets` must be a mapping of target names", "see the example configuration")
+        else:
+            for name_node, value in target_nodes.value:
+                target = _target(r, name_node, value)
+                if target is not None:
+                    targets[target.name] = target
+    reception = r.text(keys["reception"], "`reception`") if "reception" in keys else None
+    if reception is not None and reception not in targets:
+        r.error(keys["reception"], f"`reception` names `{reception}`, which is not a target",
+                f"use one of: {', '.join(targets) or 'add a target under `targets:` first'}")
+        reception = None
+    return targets, reception
+
+
+def _target(r: YamlReader, name_node: yaml.Node, node: yaml.Node) -> TransferTarget | None:
+    name = r.text(name_node, "a transfer target's name")
+    if name is None:
+        return None
+    keys = r.mapping(node, f"target `{name}`", TARGET_KEYS, required=("uri",))
+    if keys is None or "uri" not in keys:
+        return None
+    uri = r.text(keys["uri"], f"`uri` of target `{name}`")
+    if uri is not None and not uri.startswith(("sip:", "sips:", "tel:")):
+        r.error(keys["uri"], f"`uri` of target `{name}` must be a SIP address", "write it like sip:accueil@192.0.2.10")
+        return None
+    description = r.text(keys["description"], f"`description` of target `{name}`") if "description" in keys else name
+    return TransferTarget(name, uri, description or name) if uri else None

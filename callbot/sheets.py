@@ -1,0 +1,257 @@
+"""Answer sheets: the YAML files in which mairie staff write what the bot knows.
+
+A sheet may hold three top-level keys:
+
+- `answers:` a list of entries (`id`, `questions`, `answer`, optional
+  `keywords`, `transfer`, `follow_up`, `tests`);
+- `tests:` regression examples that must resolve to a given result
+  (`say: ...`, `expect: <answer id> | nomatch | transfer`);
+- `synonyms:` the commune's own words, added to the built-in French lexicon
+  (`concept: [variant, variant]`).
+
+Loading checks structure and types only; whether examples resolve as
+expected needs the matcher and is done by `callbot check`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
+
+ANSWER_KEYS = ("id", "questions", "answer", "keywords", "transfer", "follow_up", "tests")
+SHEET_KEYS = ("answers", "tests", "synonyms")
+EXAMPLE_KEYS = ("say", "expect")
+NOMATCH = "nomatch"
+TRANSFER = "transfer"
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+LONG_ANSWER_WORDS = 120
+
+
+@dataclass(frozen=True)
+class Example:
+    """A regression example: a transcript and the result it must give."""
+
+    text: str
+    expect: str  # an answer id, NOMATCH or TRANSFER
+    location: Location
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One entry of an answer sheet."""
+
+    id: str
+    questions: tuple[Question, ...]
+    answer: str  # may be empty when the entry only transfers
+    keywords: tuple[str, ...]
+    transfer: str | None
+    follow_up: str | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class AnswerBook:
+    """Everything the sheets folder holds, validated."""
+
+    answers: tuple[Answer, ...]
+    examples: tuple[Example, ...]
+    synonyms: dict[str, tuple[str, ...]]
+    files: tuple[str, ...]
+
+    def by_id(self, answer_id: str) -> Answer:
+        return next(a for a in self.answers if a.id == answer_id)
+
+
+def sheet_files(folder: Path) -> list[Path]:
+    """The sheets of a folder: `*.yaml` and `*.yml`, not hidden, sorted so loading is stable."""
+    files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")]
+    return sorted(files)
+
+
+def load_answer_book(folder: Path, targets: tuple[str, ...], diagnostics: list[Diagnostic]) -> AnswerBook | None:
+    """Read every sheet of `folder`. Problems go to `diagnostics`; returns None on any error."""
+    reader = _BookReader(targets, diagnostics)
+    if not folder.is_dir():
+        diagnostics.append(Diagnostic(Location(str(folder), 1, 1), ERROR, "answer sheets folder not found",
+                                      "create it, or point `answers:` in callbot.yaml (or --sheets) at the right folder"))
+        return None
+    files = sheet_files(folder)
+    if not files:
+        diagnostics.append(Diagnostic(Location(str(folder), 1, 1), ERROR, "no answer sheet (*.yaml) in this folder",
+                                      "add at least one sheet with an `answers:` list"))
+        return None
+    for path in files:
+        reader.read_sheet(path)
+    reader.check_expectations()
+    if any(d.severity == ERROR for d in diagnostics):
+        return None
+    return AnswerBook(tuple(reader.answers), tuple(reader.examples), reader.synonyms, tuple(map(str, files)))
+
+
+def require_answer_book(folder: Path, targets: tuple[str, ...]) -> AnswerBook:
+    """Like load_answer_book, but raises ConfigError carrying every diagnostic."""
+    diagnostics: list[Diagnostic] = []
+    book = load_answer_book(folder, targets, diagnostics)
+    if book is None:
+        raise ConfigError(diagnostics)
+    return book
+
+
+class _BookReader:
+    def __init__(self, targets: tuple[str, ...], diagnostics: list[Diagnostic]):
+        self.targets = targets
+        self.diagnostics = diagnostics
+        self.answers: list[Answer] = []
+        self.examples: list[Example] = []
+        self.synonyms: dict[str, tuple[str, ...]] = {}
+        self._ids: dict[str, Location] = {}
+
+    def read_sheet(self, path: Path) -> None:
+        yaml_reader = YamlReader(path, self.diagnostics)
+        root = yaml_reader.parse()
+        if root is None:
+            return
+        keys = yaml_reader.mapping(root, "an answer sheet", SHEET_KEYS)
+        if keys is None:
+            return
+        if "answers" in keys:
+            for node in yaml_reader.sequence(keys["answers"], "`answers`") or ():
+                self._read_answer(yaml_reader, node)
+        if "tests" in keys:
+            for node in yaml_reader.sequence(keys["tests"], "`tests`") or ():
+                self._read_example(yaml_reader, node)
+        if "synonyms" in keys:
+            self._read_synonyms(yaml_reader, keys["synonyms"])
+
+    def _read_answer(self, r: YamlReader, node: yaml.Node) -> None:
+        keys = r.mapping(node, "an answer", ANSWER_KEYS, required=("id", "questions"))
+        if keys is None or "id" not in keys:
+            return
+        answer_id = r.text(keys["id"], "`id`")
+        if answer_id is None:
+            return
+        if not _ID_PATTERN.match(answer_id):
+            r.error(keys["id"], f"id `{answer_id}` may only hold lower-case letters without accents, digits and _",
+                    f"write it like `{_suggest_id(answer_id)}`")
+        if answer_id in self._ids:
+            r.error(keys["id"], f"id `{answer_id}` is already used at {self._ids[answer_id]}",
+                    "give each answer its own id")
+        else:
+            self._ids[answer_id] = r.location(keys["id"])
+        what = f"answer `{answer_id}`"
+        questions = self._questions(r, keys.get("questions"), what)
+        transfer = self._transfer(r, keys.get("transfer"), what)
+        text = self._answer_text(r, keys, transfer, what)
+        keywords = tuple(v for v, _ in r.text_list(keys["keywords"], f"`keywords` of {what}") or ()) \
+            if "keywords" in keys else ()
+        follow_up = r.text(keys["follow_up"], f"`follow_up` of {what}") if "follow_up" in keys else None
+        for value, item in (r.text_list(keys["tests"], f"`tests` of {what}") or ()) if "tests" in keys else ():
+            self.examples.append(Example(value, answer_id, r.location(item)))
+        self.answers.append(Answer(answer_id, questions, text or "", keywords, transfer, follow_up, r.location(node)))
+
+    def _questions(self, r: YamlReader, node: yaml.Node | None, what: str) -> tuple[Question, ...]:
+        if node is None:
+            return ()
+        items = r.text_list(node, f"`questions` of {what}")
+        if items is None:
+            return ()
+        if not items:
+            r.error(node, f"{what} has no example question", "add at least one way a caller asks it")
+        seen: set[str] = set()
+        questions = []
+        for value, item in items:
+            if value.lower() in seen:
+                r.warning(item, f"{what}: this question is written twice", "remove one of them")
+            seen.add(value.lower())
+            questions.append(Question(value, r.location(item)))
+        return tuple(questions)
+
+    def _transfer(self, r: YamlReader, node: yaml.Node | None, what: str) -> str | None:
+        if node is None:
+            return None
+        target = r.text(node, f"`transfer` of {what}")
+        if target is not None and target not in self.targets:
+            known = ", ".join(self.targets) or "none defined"
+            r.error(node, f"{what}: unknown transfer target `{target}`",
+                    f"use one of the targets of callbot.yaml ({known}), or add it there under `transfer: targets:`")
+            return None
+        return target
+
+    def _answer_text(self, r: YamlReader, keys: dict[str, yaml.Node], transfer: str | None, what: str) -> str | None:
+        if "answer" not in keys:
+            if transfer is None:
+                r.error(r.location(next(iter(keys.values()))), f"{what} has no `answer` text and no `transfer`",
+                        "add `answer: >-` followed by the sentence to say, indented on the next lines")
+            return None
+        text = r.text(keys["answer"], f"`answer` of {what}", allow_empty=transfer is not None)
+        if text and len(text.split()) > LONG_ANSWER_WORDS:
+            r.warning(keys["answer"], f"{what}: the answer is {len(text.split())} words long, hard to follow on the phone",
+                      f"keep it under {LONG_ANSWER_WORDS} words; give the key information first")
+        return text
+
+    def _read_example(self, r: YamlReader, node: yaml.Node) -> None:
+        keys = r.mapping(node, "a test", EXAMPLE_KEYS, required=EXAMPLE_KEYS)
+        if keys is None or set(keys) != set(EXAMPLE_KEYS):
+            return
+        text = r.text(keys["say"], "`say` of a test")
+        expect = r.text(keys["expect"], "`expect` of a test")
+        if text and expect:
+            self.examples.append(Example(text, expect, r.location(keys["expect"])))
+
+    def _read_synonyms(self, r: YamlReader, node: yaml.Node) -> None:
+        keys = _free_mapping(r, node, "`synonyms`")
+        for concept, value in keys.items():
+            variants = r.text_list(value, f"the variants of `{concept}`")
+            if variants is not None:
+                self.synonyms[concept] = tuple(v for v, _ in variants)
+
+    def check_expectations(self) -> None:
+        valid = set(self._ids) | {NOMATCH, TRANSFER}
+        for example in self.examples:
+            if example.expect not in valid:
+                self.diagnostics.append(Diagnostic(
+                    example.location, ERROR, f"test expects `{example.expect}`, which is not an answer id",
+                    f"write an existing id, `{NOMATCH}` or `{TRANSFER}`"))
+
+
+def _free_mapping(r: YamlReader, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
+    """A mapping whose keys are chosen by staff (any text)."""
+    if not isinstance(node, yaml.MappingNode):
+        r.error(node, f"{what} must be a mapping of `word: [variant, variant]` lines", "see the staff guide for an example")
+        return {}
+    keys: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = r.text(key_node, f"a key of {what}")
+        if key is None:
+            continue
+        if key in keys:
+            r.error(key_node, f"{what}: `{key}` appears twice", "merge the two lists")
+            continue
+        keys[key] = value_node
+    return keys
+
+
+def _suggest_id(text: str) -> str:
+    from callbot.understanding.normalise import strip_accents
+    return re.sub(r"[^a-z0-9_]+", "_", strip_accents(text).lower()).strip("_") or "mon_id"
+
+
+def load_synonyms_file(path: Path, diagnostics: list[Diagnostic]) -> dict[str, tuple[str, ...]]:
+    """Read a lexicon file holding only `synonyms:` (the built-in French lexicon)."""
+    reader = _BookReader((), diagnostics)
+    reader.read_sheet(path)
+    if reader.answers or reader.examples:
+        diagnostics.append(Diagnostic(Location(str(path), 1, 1), ERROR, "a lexicon file holds only `synonyms:`",
+                                      "move answers and tests to an answer sheet"))
+    return reader.synonyms

@@ -1,0 +1,178 @@
+"""Which answer a transcript asks for, or none.
+
+Each answer is described by the tokens of its example questions and
+keywords. A transcript's tokens are compared with that vocabulary word by
+word, fuzzily (rapidfuzz) to absorb recognition errors, and each word
+weighs by how well it tells the answers apart (inverse document frequency
+over answers). Words that no answer knows weigh too, so a call about
+something else ("ma carte grise") scores low everywhere.
+
+The score of an answer mixes two views:
+- coverage: how much of what the caller said this answer's vocabulary explains;
+- closeness: the weighted overlap with its nearest example question.
+
+The decision answers only when the best score clears a threshold and leads
+the runner-up by a margin; otherwise `nomatch`, so the dialog asks again
+instead of reading a wrong answer with confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from callbot.config import UnderstandingSettings
+from callbot.sheets import NOMATCH, TRANSFER, AnswerBook
+from callbot.understanding.normalise import Normaliser
+from callbot.understanding.person import PersonRequestDetector
+
+ANSWER = "answer"
+
+# Tuned on tests/corpus/dev.tsv; the held-out tests/corpus/test.tsv measures them.
+COVERAGE_SHARE = 0.6  # the rest is closeness to the nearest example question
+KEYWORD_BONUS = 0.15  # added when a staff keyword is heard
+UNKNOWN_WORD_WEIGHT = 1.6  # weight of a word no answer knows (a word in one answer of 33 weighs 3.5)
+MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
+FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the bot should do with one transcript."""
+
+    text: str
+    action: str  # "answer", "transfer" or "nomatch"
+    answer: str | None  # the answer id, when one was chosen
+    score: float
+    runner_up: str | None
+    runner_up_score: float
+    target: str | None = None  # transfer target name, when action is "transfer"
+
+    def as_dict(self) -> dict:
+        return {
+            "text": self.text, "action": self.action, "answer": self.answer, "score": round(self.score, 3),
+            "runner_up": self.runner_up, "runner_up_score": round(self.runner_up_score, 3), "target": self.target,
+        }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: str
+    questions: tuple[frozenset[str], ...]
+    question_mass: tuple[float, ...]
+    keywords: frozenset[str]
+    vocabulary: frozenset[str]
+    transfer: str | None
+
+
+class Matcher:
+    """The understanding stage: a pure function of (answer book, transcript)."""
+
+    def __init__(self, book: AnswerBook, settings: UnderstandingSettings, builtin_synonyms: dict[str, tuple[str, ...]],
+                 reception: str | None = None):
+        synonyms = dict(builtin_synonyms)
+        for concept, variants in book.synonyms.items():
+            synonyms[concept] = synonyms.get(concept, ()) + variants
+        self.normaliser = Normaliser(synonyms)
+        self.settings = settings
+        self.reception = reception
+        self.person_requests = PersonRequestDetector(settings.person_requests)
+        self._entries = [self._entry(a) for a in book.answers]
+        self._weights = self._idf(self._entries)
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for index, entry in enumerate(self._entries):
+            for token in entry.vocabulary:
+                self._postings[token].append(index)
+        self._vocabulary = list(self._postings)
+        self._entries = [self._with_mass(e) for e in self._entries]
+        self._similar = lru_cache(maxsize=16384)(self._similar_uncached)
+
+    # -- building ----------------------------------------------------------
+    def _entry(self, answer) -> _Entry:
+        questions = tuple(frozenset(self.normaliser.tokens(q.text)) for q in answer.questions)
+        keywords = frozenset(t for k in answer.keywords for t in self.normaliser.tokens(k))
+        vocabulary = frozenset().union(*questions, keywords)
+        return _Entry(answer.id, questions, (), keywords, vocabulary, answer.transfer)
+
+    @staticmethod
+    def _idf(entries: list[_Entry]) -> dict[str, float]:
+        frequency: dict[str, int] = defaultdict(int)
+        for entry in entries:
+            for token in entry.vocabulary:
+                frequency[token] += 1
+        count = len(entries)
+        return {token: math.log((count + 1) / n) for token, n in frequency.items()}
+
+    def _with_mass(self, entry: _Entry) -> _Entry:
+        mass = tuple(sum(self._weights[t] for t in q) for q in entry.questions)
+        return _Entry(entry.id, entry.questions, mass, entry.keywords, entry.vocabulary, entry.transfer)
+
+    # -- matching ----------------------------------------------------------
+    def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
+        """Vocabulary tokens close to `token`, with a similarity in 0..1."""
+        if token in self._postings:
+            exact = ((token, 1.0),)
+            if len(token) < MIN_FUZZY_LENGTH or token.startswith("#"):
+                return exact
+        elif len(token) < MIN_FUZZY_LENGTH:
+            return ()
+        else:
+            exact = ()
+        found = process.extract(token, self._vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8)
+        fuzzy = tuple((v, score / 100) for v, score, _ in found if v != token and len(v) >= MIN_FUZZY_LENGTH)
+        return exact + fuzzy
+
+    def scores(self, text: str) -> list[tuple[float, str]]:
+        """Every answer's score for this transcript, best first."""
+        tokens = set(self.normaliser.tokens(text))
+        if not tokens:
+            return []
+        # best similarity of each heard token within each answer's vocabulary
+        heard: dict[int, dict[str, tuple[float, str]]] = defaultdict(dict)
+        total_weight = 0.0
+        token_weight: dict[str, float] = {}
+        for token in tokens:
+            similar = self._similar(token)
+            weight = max((self._weights[v] for v, s in similar if s == max(x for _, x in similar)), default=None)
+            token_weight[token] = UNKNOWN_WORD_WEIGHT if weight is None else weight
+            total_weight += token_weight[token]
+            for vocab_token, similarity in similar:
+                for index in self._postings[vocab_token]:
+                    best = heard[index].get(token)
+                    if best is None or similarity > best[0]:
+                        heard[index][token] = (similarity, vocab_token)
+        results = [(self._score(self._entries[i], matches, token_weight, total_weight), self._entries[i].id)
+                   for i, matches in heard.items()]
+        return sorted(results, reverse=True)
+
+    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
+               total_weight: float) -> float:
+        explained = sum(token_weight[t] * s for t, (s, _) in matches.items())
+        coverage = explained / total_weight
+        closeness = 0.0
+        for question, mass in zip(entry.questions, entry.question_mass):
+            shared = sum(token_weight[t] * s for t, (s, v) in matches.items() if v in question)
+            union = total_weight + mass - shared
+            if union > 0:
+                closeness = max(closeness, shared / union)
+        bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
+        return min(1.0, COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * closeness + bonus)
+
+    def decide(self, text: str) -> Decision:
+        """Answer, transfer or nomatch for one transcript."""
+        ranked = self.scores(text)
+        best_score, best = ranked[0] if ranked else (0.0, None)
+        second_score, second = ranked[1] if len(ranked) > 1 else (0.0, None)
+        if self.person_requests.asks_for_person(text):
+            return Decision(text, TRANSFER, None, best_score, best, second_score, self.reception)
+        confident = best_score >= self.settings.threshold and best_score - second_score >= self.settings.margin
+        if best is None or not confident:
+            return Decision(text, NOMATCH, None, best_score, best, second_score)
+        entry = next(e for e in self._entries if e.id == best)
+        if entry.transfer:
+            return Decision(text, TRANSFER, best, best_score, second, second_score, entry.transfer)
+        return Decision(text, ANSWER, best, best_score, second, second_score)

@@ -1,0 +1,55 @@
+"""Explicit requests for a person: "je voudrais parler à quelqu'un", "passez-moi l'accueil".
+
+These are recognised by rules, not by the answer matcher, because they must
+win over any topic the caller also names ("je voudrais parler à quelqu'un
+pour la cantine" wants a person). Staff add their own phrases in
+callbot.yaml (`understanding: person_requests:`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from callbot.understanding.normalise import strip_accents, surface_words
+
+# Who the caller may ask for. "accueil" only counts after a verb of
+# contact, because "accueil de loisirs" and "accueil périscolaire" are services.
+_PEOPLE = (r"quelqu un|une? (?:vraie? )?personnes?|personne physique|(?:un |une )?(?:etre )?humaine?s?|"
+           r"(?:un |une |l |le |la |les )?(?:agent|agente|agents|conseiller|conseillere|operateur|operatrice|"
+           r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|hotesse|standard|"
+           r"accueil|responsable|dame)"
+           r"(?! de loisirs| periscolaire| du centre)")
+_CONTACT_VERBS = (r"parler|discuter|causer|avoir|joindre|passer|passez|passe|transferer|transferez|mettre en relation|"
+                  r"mettez|metter|mettre|contacter|eu|avoir affaire|voir|rappeler|rappelle|rappeliez|rappeler")
+
+_BUILT_IN_PATTERNS = (
+    # a contact verb, up to four words, then a person: "parler a quelqu un", "passez moi l accueil"
+    rf"\b(?:{_CONTACT_VERBS})\b(?: \w+){{0,4}} (?:{_PEOPLE})\b",
+    # "je voudrais la secretaire", "j aimerais un conseiller"
+    r"\b(?:je veux|je voudrais|je souhaite|je souhaiterais|j aimerais|donnez moi) (?:avoir )?(?:un|une|le|la|l) "
+    r"(?:secretaire|secretariat|conseiller|conseillere|agent|standardiste|standard|humain|operateur|operatrice)\b",
+    # the person alone as a request: "un conseiller s il vous plait", "le standard"
+    r"^(?:(?:je veux|je voudrais|je souhaite|donnez moi|svp|s il vous plait|oui|allo|bonjour|euh) )*"
+    r"(?:un |une |le |la |l )?(?:agent|conseiller|conseillere|operateur|operatrice|standard|standardiste|"
+    r"accueil|secretariat|humain|etre humain|vraie personne|quelqu un)\b(?: \w+){0,3}$",
+    # refusing the machine: "pas un robot", "marre de parler a une machine"
+    r"\b(?:pas|marre|arretez|stop)\b(?: \w+){0,5} (?:robot|machine|repondeur|ordinateur|automate|serveur vocal)\b",
+    r"\b(?:vraie personne|etre humain|personne en chair|quelqu un de vivant)\b",
+)
+
+
+def canonical_text(text: str) -> str:
+    """Lower case, accent-free words separated by single spaces, digits spelled out."""
+    return " ".join(strip_accents(w) for w in surface_words(text))
+
+
+class PersonRequestDetector:
+    """Tells whether a transcript explicitly asks for a person."""
+
+    def __init__(self, extra_phrases: tuple[str, ...] = ()):
+        patterns = list(_BUILT_IN_PATTERNS)
+        patterns += [rf"\b{re.escape(canonical_text(p))}\b" for p in extra_phrases if canonical_text(p)]
+        self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
+
+    def asks_for_person(self, text: str) -> bool:
+        return self._pattern.search(canonical_text(text)) is not None
