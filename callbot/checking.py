@@ -79,10 +79,10 @@ def _check_questions(knowledge: Knowledge) -> list[Diagnostic]:
 
 
 def _check_keywords(knowledge: Knowledge) -> list[Diagnostic]:
-    owners: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    owners: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for answer in knowledge.book.answers:
         for keyword in answer.keywords:
-            owners[knowledge.matcher.normaliser.tokens(keyword)].append(answer.id)
+            owners[knowledge.matcher.normaliser.tokens(keyword)].add(answer.id)
     problems = []
     for answer in knowledge.book.answers:
         for keyword in answer.keywords:
@@ -92,7 +92,7 @@ def _check_keywords(knowledge: Knowledge) -> list[Diagnostic]:
                                            f"keyword \"{keyword}\" of `{answer.id}` is only a common word",
                                            "choose a word that names the subject"))
             elif len(owners[tokens]) > 1:
-                others = ", ".join(f"`{o}`" for o in owners[tokens] if o != answer.id)
+                others = ", ".join(f"`{o}`" for o in sorted(owners[tokens]) if o != answer.id)
                 problems.append(Diagnostic(answer.location, WARNING,
                                            f"keyword \"{keyword}\" of `{answer.id}` is also a keyword of {others}",
                                            "keep keywords that belong to one answer only"))

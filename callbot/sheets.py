@@ -122,6 +122,9 @@ class _BookReader:
         root = yaml_reader.parse()
         if root is None:
             return
+        if isinstance(root, yaml.ScalarNode) and root.value == "":
+            yaml_reader.warning(root, "this sheet is empty and is ignored", "add an `answers:` list or delete the file")
+            return
         keys = yaml_reader.mapping(root, "an answer sheet", SHEET_KEYS)
         if keys is None:
             return

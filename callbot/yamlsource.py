@@ -95,7 +95,10 @@ class YamlReader:
                        "check the path and the file's permissions")
             return None
         try:
-            return yaml.compose(text, Loader=yaml.SafeLoader)
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            # an empty file is an empty value, so callers report it like any other wrong type
+            return node if node is not None else yaml.ScalarNode("tag:yaml.org,2002:null", "",
+                                                                  yaml.Mark(self.path, 0, 0, 0, None, None))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -207,7 +210,7 @@ def _unknown_key_hint(key: str, allowed: tuple[str, ...]) -> str:
 
 
 def _syntax_hint(problem: str) -> str:
-    if "tab" in problem:
+    if "tab" in problem or "'\\t'" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "a text containing `: ` must be put in double quotes"

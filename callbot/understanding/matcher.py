@@ -33,9 +33,12 @@ from callbot.understanding.person import PersonRequestDetector
 ANSWER = "answer"
 
 # Tuned on tests/corpus/dev.tsv; the held-out tests/corpus/test.tsv measures them.
-COVERAGE_SHARE = 0.6  # the rest is closeness to the nearest example question
-KEYWORD_BONUS = 0.15  # added when a staff keyword is heard
-UNKNOWN_WORD_WEIGHT = 1.6  # weight of a word no answer knows (a word in one answer of 33 weighs 3.5)
+COVERAGE_SHARE = 0.7  # the rest is closeness to the nearest example question
+KEYWORD_BONUS = 0.2  # added when a staff keyword is heard
+UNKNOWN_WORD_WEIGHT = 1.2  # weight of a word no answer knows (a word in one answer of 33 weighs 3.5)
+ANSWER_TEXT_STRENGTH = 0.5  # a word found only in the answer's text counts this much
+UNEXPLAINED_SHARE = 0.2  # how much heard words that an answer does not explain count against it
+EVIDENCE_NEEDED = 2.5  # matched weight that gives a score of one half on its own
 MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
 FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100
 
@@ -65,7 +68,8 @@ class _Entry:
     questions: tuple[frozenset[str], ...]
     question_mass: tuple[float, ...]
     keywords: frozenset[str]
-    vocabulary: frozenset[str]
+    vocabulary: frozenset[str]  # from questions and keywords
+    answer_words: frozenset[str]  # from the answer text only: weaker evidence
     transfer: str | None
 
 
@@ -83,11 +87,15 @@ class Matcher:
         self.person_requests = PersonRequestDetector(settings.person_requests)
         self._entries = [self._entry(a) for a in book.answers]
         self._weights = self._idf(self._entries)
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        # token -> (answer index, strength): full strength from questions and keywords
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, entry in enumerate(self._entries):
             for token in entry.vocabulary:
-                self._postings[token].append(index)
+                self._postings[token].append((index, 1.0))
+            for token in entry.answer_words - entry.vocabulary:
+                self._postings[token].append((index, ANSWER_TEXT_STRENGTH))
         self._vocabulary = list(self._postings)
+        self._max_weight = max(self._weights.values(), default=1.0)
         self._entries = [self._with_mass(e) for e in self._entries]
         self._similar = lru_cache(maxsize=16384)(self._similar_uncached)
 
@@ -96,20 +104,22 @@ class Matcher:
         questions = tuple(frozenset(self.normaliser.tokens(q.text)) for q in answer.questions)
         keywords = frozenset(t for k in answer.keywords for t in self.normaliser.tokens(k))
         vocabulary = frozenset().union(*questions, keywords)
-        return _Entry(answer.id, questions, (), keywords, vocabulary, answer.transfer)
+        answer_words = frozenset(self.normaliser.tokens(answer.answer))
+        return _Entry(answer.id, questions, (), keywords, vocabulary, answer_words, answer.transfer)
 
     @staticmethod
     def _idf(entries: list[_Entry]) -> dict[str, float]:
         frequency: dict[str, int] = defaultdict(int)
         for entry in entries:
-            for token in entry.vocabulary:
+            for token in entry.vocabulary | entry.answer_words:
                 frequency[token] += 1
         count = len(entries)
         return {token: math.log((count + 1) / n) for token, n in frequency.items()}
 
     def _with_mass(self, entry: _Entry) -> _Entry:
         mass = tuple(sum(self._weights[t] for t in q) for q in entry.questions)
-        return _Entry(entry.id, entry.questions, mass, entry.keywords, entry.vocabulary, entry.transfer)
+        return _Entry(entry.id, entry.questions, mass, entry.keywords, entry.vocabulary, entry.answer_words,
+                      entry.transfer)
 
     # -- matching ----------------------------------------------------------
     def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
@@ -133,34 +143,39 @@ class Matcher:
             return []
         # best similarity of each heard token within each answer's vocabulary
         heard: dict[int, dict[str, tuple[float, str]]] = defaultdict(dict)
-        total_weight = 0.0
         token_weight: dict[str, float] = {}
         for token in tokens:
             similar = self._similar(token)
-            weight = max((self._weights[v] for v, s in similar if s == max(x for _, x in similar)), default=None)
-            token_weight[token] = UNKNOWN_WORD_WEIGHT if weight is None else weight
-            total_weight += token_weight[token]
+            token_weight[token] = self._token_weight(token, similar)
             for vocab_token, similarity in similar:
-                for index in self._postings[vocab_token]:
+                for index, strength in self._postings[vocab_token]:
                     best = heard[index].get(token)
-                    if best is None or similarity > best[0]:
-                        heard[index][token] = (similarity, vocab_token)
-        results = [(self._score(self._entries[i], matches, token_weight, total_weight), self._entries[i].id)
+                    if best is None or similarity * strength > best[0]:
+                        heard[index][token] = (similarity * strength, vocab_token)
+        results = [(self._score(self._entries[i], matches, token_weight), self._entries[i].id)
                    for i, matches in heard.items()]
         return sorted(results, reverse=True)
 
-    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
-               total_weight: float) -> float:
-        explained = sum(token_weight[t] * s for t, (s, _) in matches.items())
-        coverage = explained / total_weight
+    def _token_weight(self, token: str, similar: tuple[tuple[str, float], ...]) -> float:
+        if similar:
+            best = max(s for _, s in similar)
+            return max(self._weights[v] for v, s in similar if s == best)
+        # a lexicon concept that no answer uses names another matter ("#carte_grise"): strong evidence against
+        return self._max_weight if token.startswith("#") else UNKNOWN_WORD_WEIGHT
+
+    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float]) -> float:
+        evidence = sum(token_weight[t] * s for t, (s, _) in matches.items())
+        unexplained = sum(w * (1 - matches[t][0] if t in matches else 1) * (1 if t.startswith("#") else UNEXPLAINED_SHARE)
+                          for t, w in token_weight.items())
+        score = evidence / (evidence + EVIDENCE_NEEDED + unexplained)
         closeness = 0.0
         for question, mass in zip(entry.questions, entry.question_mass):
             shared = sum(token_weight[t] * s for t, (s, v) in matches.items() if v in question)
-            union = total_weight + mass - shared
+            union = sum(token_weight.values()) + mass - shared
             if union > 0:
                 closeness = max(closeness, shared / union)
         bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
-        return min(1.0, COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * closeness + bonus)
+        return min(1.0, COVERAGE_SHARE * score + (1 - COVERAGE_SHARE) * closeness + bonus)
 
     def decide(self, text: str) -> Decision:
         """Answer, transfer or nomatch for one transcript."""

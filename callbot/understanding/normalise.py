@@ -35,7 +35,7 @@ oh ok okay on ont ou oui ouais p par parce pardon pas peu peut peux pour pourquo
 pouvez pouvais pouvoir puis q qu quand que quel quelle quelles quels qui quoi r rien s sa sais savez savoir
 se ses si sil sommes son sont souhaite souhaiterais souhaitais suis sur t ta te tes toi ton tout toute toutes tous
 tu u un une v va vais veut veux voila voici voudrais voudrait voulais voulait vouloir voulez votre vos vous vu
-w x y z allo alo plait salut bien tres trop aussi alors apres avant ici la-bas voir ben
+w x y z allo alo plait salut bien tres trop aussi alors apres avant ici voir beaucoup revoir
 renseignement renseignements information informations question questions demander demande appelle appeler
 appelais appel dire savais savoir besoin dois doit devrais deranger derange
 """.split())
