@@ -35,10 +35,10 @@ ANSWER = "answer"
 # Tuned on tests/corpus/dev.tsv; the held-out tests/corpus/test.tsv measures them.
 COVERAGE_SHARE = 0.7  # the rest is closeness to the nearest example question
 KEYWORD_BONUS = 0.2  # added when a staff keyword is heard
-UNKNOWN_WORD_WEIGHT = 1.2  # weight of a word no answer knows (a word in one answer of 33 weighs 3.5)
+UNKNOWN_WORD_WEIGHT = 0.34  # weight of a word no answer knows; a word of one answer only weighs 1
 ANSWER_TEXT_STRENGTH = 0.5  # a word found only in the answer's text counts this much
 UNEXPLAINED_SHARE = 0.2  # how much heard words that an answer does not explain count against it
-EVIDENCE_NEEDED = 2.5  # matched weight that gives a score of one half on its own
+EVIDENCE_NEEDED = 0.71  # matched weight that gives a score of one half on its own
 MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
 FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100
 
@@ -95,7 +95,6 @@ class Matcher:
             for token in entry.answer_words - entry.vocabulary:
                 self._postings[token].append((index, ANSWER_TEXT_STRENGTH))
         self._vocabulary = list(self._postings)
-        self._max_weight = max(self._weights.values(), default=1.0)
         self._entries = [self._with_mass(e) for e in self._entries]
         self._similar = lru_cache(maxsize=16384)(self._similar_uncached)
 
@@ -113,8 +112,9 @@ class Matcher:
         for entry in entries:
             for token in entry.vocabulary | entry.answer_words:
                 frequency[token] += 1
-        count = len(entries)
-        return {token: math.log((count + 1) / n) for token, n in frequency.items()}
+        # scaled to 0..1 (1 = a word of one answer only) so the constants below hold for any number of answers
+        rarest = math.log(len(entries) + 1)
+        return {token: math.log((len(entries) + 1) / n) / rarest for token, n in frequency.items()}
 
     def _with_mass(self, entry: _Entry) -> _Entry:
         mass = tuple(sum(self._weights[t] for t in q) for q in entry.questions)
@@ -161,7 +161,7 @@ class Matcher:
             best = max(s for _, s in similar)
             return max(self._weights[v] for v, s in similar if s == best)
         # a lexicon concept that no answer uses names another matter ("#carte_grise"): strong evidence against
-        return self._max_weight if token.startswith("#") else UNKNOWN_WORD_WEIGHT
+        return 1.0 if token.startswith("#") else UNKNOWN_WORD_WEIGHT
 
     def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float]) -> float:
         evidence = sum(token_weight[t] * s for t, (s, _) in matches.items())

@@ -12,13 +12,14 @@ import re
 
 from callbot.understanding.normalise import strip_accents, surface_words
 
+# "accueil" is a person only when it is not a service's name.
+_RECEPTION = r"accueil(?! de loisirs| periscolaire| du centre| de jour| des enfants)"
 # Who the caller may ask for. "accueil" only counts after a verb of
 # contact, because "accueil de loisirs" and "accueil périscolaire" are services.
 _PEOPLE = (r"quelqu un|une? (?:vraie? )?personnes?|personne physique|(?:un |une )?(?:etre )?humaine?s?|"
            r"(?:un |une |l |le |la |les )?(?:agent|agente|agents|conseiller|conseillere|operateur|operatrice|"
            r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|hotesse|standard|"
-           r"accueil|responsable|dame)"
-           r"(?! de loisirs| periscolaire| du centre)")
+           rf"{_RECEPTION}|responsable|dame)")
 _CONTACT_VERBS = (r"parler|discuter|causer|avoir|joindre|passer|passez|passe|transferer|transferez|mettre en relation|"
                   r"mettez|metter|mettre|contacter|eu|avoir affaire|voir|rappeler|rappelle|rappeliez|rappeler")
 
@@ -31,11 +32,14 @@ _BUILT_IN_PATTERNS = (
     # the person alone as a request: "un conseiller s il vous plait", "le standard"
     r"^(?:(?:je veux|je voudrais|je souhaite|donnez moi|svp|s il vous plait|oui|allo|bonjour|euh) )*"
     r"(?:un |une |le |la |l )?(?:agent|conseiller|conseillere|operateur|operatrice|standard|standardiste|"
-    r"accueil|secretariat|humain|etre humain|vraie personne|quelqu un)\b(?: \w+){0,3}$",
+    rf"{_RECEPTION}|secretariat|humain|etre humain|vraie personne|quelqu un)\b(?: \w+){{0,3}}$",
     # refusing the machine: "pas un robot", "marre de parler a une machine"
     r"\b(?:pas|marre|arretez|stop)\b(?: \w+){0,5} (?:robot|machine|repondeur|ordinateur|automate|serveur vocal)\b",
     r"\b(?:vraie personne|etre humain|personne en chair|quelqu un de vivant)\b",
 )
+
+
+_POLITENESS = re.compile(r"\b(?:s il vous plait|s il te plait|svp|merci(?: beaucoup)?)\b")
 
 
 def canonical_text(text: str) -> str:
@@ -52,4 +56,5 @@ class PersonRequestDetector:
         self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
 
     def asks_for_person(self, text: str) -> bool:
-        return self._pattern.search(canonical_text(text)) is not None
+        words = " ".join(_POLITENESS.sub(" ", canonical_text(text)).split())
+        return self._pattern.search(words) is not None

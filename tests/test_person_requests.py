@@ -1,0 +1,50 @@
+"""Explicit requests for a person are recognised by rules, whatever topic is also named."""
+
+import pytest
+
+from callbot.understanding.person import PersonRequestDetector
+
+ASKS_FOR_PERSON = [
+    "je voudrais parler à quelqu un",
+    "passez moi l accueil s il vous plaît",
+    "est ce que je peux avoir le standard",
+    "mettez moi en relation avec un agent",
+    "un conseiller s il vous plaît",
+    "je veux parler à un être humain",
+    "je veux pas parler à une machine",
+    "j en ai marre de ce robot",
+    "je voudrais parler à quelqu un pour la cantine de ma fille",
+    "bonjour je voudrais la secrétaire",
+    "une vraie personne",
+    "Je voudrais parler à quelqu'un, s'il vous plaît.",
+]
+
+NOT_A_PERSON_REQUEST = [
+    "les horaires de l accueil de loisirs",
+    "l accueil périscolaire le matin",
+    "je voudrais parler au maire",
+    "ma mère est une personne âgée elle a besoin d aide",
+    "il n y a personne qui ramasse les poubelles",
+    "je voudrais inscrire mon fils à la cantine",
+    "bonjour je voudrais parler à monsieur lefèvre",
+]
+
+
+@pytest.fixture(scope="module")
+def detector() -> PersonRequestDetector:
+    return PersonRequestDetector(("le garde champêtre",))
+
+
+@pytest.mark.parametrize("text", ASKS_FOR_PERSON)
+def test_explicit_requests_for_a_person(detector, text):
+    assert detector.asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", NOT_A_PERSON_REQUEST)
+def test_topics_that_only_mention_people(detector, text):
+    assert not detector.asks_for_person(text)
+
+
+def test_staff_phrases_extend_the_rules(detector):
+    assert detector.asks_for_person("je voudrais joindre le garde-champêtre")
+    assert not PersonRequestDetector().asks_for_person("je voudrais joindre le garde champêtre")
