@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 
 from callbot.config import UnderstandingSettings
 from callbot.sheets import NOMATCH, TRANSFER, AnswerBook
-from callbot.understanding.normalise import Normaliser
+from callbot.understanding.normalise import Normaliser, Word, content_tokens
 from callbot.understanding.person import PersonRequestDetector
 
 ANSWER = "answer"
@@ -41,6 +41,8 @@ UNEXPLAINED_SHARE = 0.2  # how much heard words that an answer does not explain 
 EVIDENCE_NEEDED = 0.71  # matched weight that gives a score of one half on its own
 MIN_FUZZY_LENGTH = 4  # shorter words must match exactly
 FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100
+REPAIR_CUTOFF = 88  # a misheard word is repaired only when this close to a known word or lexicon variant
+MIN_REPAIR_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Matcher:
         synonyms = dict(builtin_synonyms)
         for concept, variants in book.synonyms.items():
             synonyms[concept] = synonyms.get(concept, ()) + variants
+        self.normaliser_synonyms = synonyms
         self.normaliser = Normaliser(synonyms)
         self.settings = settings
         self.reception = reception
@@ -97,6 +100,8 @@ class Matcher:
         self._vocabulary = list(self._postings)
         self._entries = [self._with_mass(e) for e in self._entries]
         self._similar = lru_cache(maxsize=16384)(self._similar_uncached)
+        self._single_word_concepts = {stems[0]: concept for stems, concept in self.normaliser.table.phrases.items()
+                                      if len(stems) == 1}
 
     # -- building ----------------------------------------------------------
     def _entry(self, answer) -> _Entry:
@@ -138,7 +143,7 @@ class Matcher:
 
     def scores(self, text: str) -> list[tuple[float, str]]:
         """Every answer's score for this transcript, best first."""
-        tokens = set(self.normaliser.tokens(text))
+        tokens = set(self.heard_tokens(text))
         if not tokens:
             return []
         # best similarity of each heard token within each answer's vocabulary
@@ -155,6 +160,51 @@ class Matcher:
         results = [(self._score(self._entries[i], matches, token_weight), self._entries[i].id)
                    for i, matches in heard.items()]
         return sorted(results, reverse=True)
+
+    def heard_tokens(self, text: str) -> tuple[str, ...]:
+        """The transcript's tokens, repaired where the recogniser misheard.
+
+        - A word close to a one-word lexicon variant ("médiatèque") becomes its concept.
+        - Recognisers cut long or rare words in two ("pro curation", "des chetterie"):
+          when neither half is known but the two joined are close to a known word,
+          the joined word is used instead.
+        """
+        words = self.normaliser.analyse(text)
+        repaired: list[Word] = []
+        i = 0
+        while i < len(words):
+            if i + 1 < len(words) and self._is_unknown(words[i]) and self._is_unknown(words[i + 1]):
+                rejoined = self._recognise(words[i].surface + words[i + 1].surface)
+                if rejoined is not None:
+                    repaired.append(rejoined)
+                    i += 2
+                    continue
+            word = words[i]
+            if self._is_unknown(word) and not word.is_stop:
+                word = self._recognise(word.surface) or word
+            repaired.append(word)
+            i += 1
+        return content_tokens(repaired)
+
+    def _is_unknown(self, word: Word) -> bool:
+        return not word.is_concept and word.stem not in self._postings
+
+    def _recognise(self, surface: str) -> Word | None:
+        """The known word or concept that `surface` most likely is, if close enough."""
+        stem = self.normaliser.stemmer.stem(surface)
+        if len(stem) < MIN_REPAIR_LENGTH:
+            return None
+        concept = self._single_word_concepts.get(stem)
+        if concept is None:
+            found = process.extractOne(stem, self._single_word_concepts.keys(), scorer=fuzz.ratio,
+                                       score_cutoff=REPAIR_CUTOFF)
+            concept = self._single_word_concepts[found[0]] if found else None
+        if concept is not None:
+            return Word(concept, is_stop=False)
+        close = self._similar(stem)
+        if close and max(similarity for _, similarity in close) >= REPAIR_CUTOFF / 100:
+            return Word(stem, is_stop=False, surface=surface)
+        return None
 
     def _token_weight(self, token: str, similar: tuple[tuple[str, float], ...]) -> float:
         if similar:

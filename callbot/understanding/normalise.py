@@ -98,6 +98,11 @@ class Word:
 
     stem: str
     is_stop: bool
+    surface: str = ""  # the accent-free word as heard; empty for a lexicon concept
+
+    @property
+    def is_concept(self) -> bool:
+        return not self.surface
 
 
 @dataclass
@@ -150,8 +155,19 @@ class Normaliser:
         return tuple(w.stem for w in self.words(text))
 
     def words(self, text: str) -> list[Word]:
-        return [Word(self.stemmer.stem(w), strip_accents(w) in STOP_WORDS) for w in surface_words(text)]
+        words = []
+        for word in surface_words(text):
+            plain = strip_accents(word)
+            words.append(Word(self.stemmer.stem(plain), plain in STOP_WORDS, plain))
+        return words
+
+    def analyse(self, text: str) -> list[Word]:
+        """The words of a text after lexicon replacement, stop words still in place."""
+        return self.table.replace(self.words(text))
 
     def _tokens(self, text: str) -> tuple[str, ...]:
-        words = self.table.replace(self.words(text))
-        return tuple(w.stem for w in words if not w.is_stop and w.stem not in ELISION_WORDS)
+        return content_tokens(self.analyse(text))
+
+
+def content_tokens(words: list[Word]) -> tuple[str, ...]:
+    return tuple(w.stem for w in words if not w.is_stop and w.stem not in ELISION_WORDS)
