@@ -7,14 +7,18 @@ folder can be moved or copied as a whole.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer")
+CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog")
+DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
+               "messages")
 UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
 TRANSFER_KEYS = ("reception", "targets")
 TARGET_KEYS = ("uri", "description")
@@ -45,6 +49,16 @@ class UnderstandingSettings:
 
 
 @dataclass(frozen=True)
+class DialogSettings:
+    no_input_seconds: float = 7.0  # silence after a prompt before the caller is asked again
+    max_utterance_seconds: float = 15.0  # a longer utterance is cut and understood as it is
+    attempts: int = 3  # no-match or no-input turns in a row before the call goes to a person
+    slower_speed: float = 0.8  # speaking rate when the caller asks "plus lentement"
+    max_message_seconds: float = 90.0  # longest voice message a caller may leave
+    messages: bool = True  # offer a voice message when a transfer fails
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     commune: str
@@ -52,6 +66,12 @@ class Config:
     understanding: UnderstandingSettings
     targets: dict[str, TransferTarget]
     reception: str | None  # target for explicit requests for a person and keypad 0
+    prompts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+    dialog: DialogSettings = DialogSettings()
+
+    def prompt(self, key: str, **values: str) -> str:
+        """A prompt's text with its placeholders filled."""
+        return self.prompts[key].format(commune=self.commune, **values)
 
 
 def find_config(explicit: str | None) -> Path:
@@ -84,9 +104,11 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     answers = reader.text(keys["answers"], "`answers` (the folder of answer sheets)") if "answers" in keys else None
     understanding = _understanding(reader, keys.get("understanding"))
     targets, reception = _transfer(reader, keys.get("transfer"))
+    prompts = _prompts(reader, keys.get("prompts"))
+    dialog = _dialog(reader, keys.get("dialog"))
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
-    return Config(path, commune, (path.parent / answers), understanding, targets, reception)
+    return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog)
 
 
 def require_config(path: Path) -> Config:
@@ -146,3 +168,47 @@ def _target(r: YamlReader, name_node: yaml.Node, node: yaml.Node) -> TransferTar
         return None
     description = r.text(keys["description"], f"`description` of target `{name}`") if "description" in keys else name
     return TransferTarget(name, uri, description or name) if uri else None
+
+
+_PLACEHOLDER = re.compile(r"{([^{}]*)}")
+
+
+def _prompts(r: YamlReader, node: yaml.Node | None) -> dict[str, str]:
+    prompts = dict(DEFAULT_PROMPTS)
+    if node is None:
+        return prompts
+    keys = r.mapping(node, "`prompts`", tuple(DEFAULT_PROMPTS)) or {}
+    for key, value in keys.items():
+        text = r.text(value, f"prompt `{key}`")
+        if text is None:
+            continue
+        unknown = set(_PLACEHOLDER.findall(text)) - PLACEHOLDERS[key]
+        if unknown:
+            allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[key]))
+            r.error(value, f"prompt `{key}` uses unknown placeholder {{{sorted(unknown)[0]}}}",
+                    f"this prompt may use {allowed}")
+            continue
+        prompts[key] = text
+    return prompts
+
+
+def _dialog(r: YamlReader, node: yaml.Node | None) -> DialogSettings:
+    settings = DialogSettings()
+    if node is None:
+        return settings
+    keys = r.mapping(node, "`dialog`", DIALOG_KEYS) or {}
+    limits = {"no_input_seconds": (2, 60), "max_utterance_seconds": (3, 60), "attempts": (1, 5),
+              "slower_speed": (0.5, 1.0), "max_message_seconds": (10, 600)}
+    values = {}
+    for key, (low, high) in limits.items():
+        if key in keys:
+            value = r.number(keys[key], f"`{key}`", low, high)
+            if value is not None:
+                values[key] = int(value) if key == "attempts" else value
+    if "messages" in keys:
+        node = keys["messages"]
+        if node.tag != "tag:yaml.org,2002:bool":
+            r.error(node, "`messages` must be true or false", "write `messages: true` or `messages: false`")
+        else:
+            values["messages"] = node.value.lower() in ("true", "yes", "on")
+    return replace(settings, **values)

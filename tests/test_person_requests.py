@@ -16,6 +16,8 @@ ASKS_FOR_PERSON = [
     "je voudrais parler à quelqu un pour la cantine de ma fille",
     "bonjour je voudrais la secrétaire",
     "une vraie personne",
+    "une personne",
+    "euh une personne s il vous plaît",
     "Je voudrais parler à quelqu'un, s'il vous plaît.",
 ]
 
@@ -24,6 +26,7 @@ NOT_A_PERSON_REQUEST = [
     "l accueil périscolaire le matin",
     "je voudrais parler au maire",
     "ma mère est une personne âgée elle a besoin d aide",
+    "une personne âgée",
     "il n y a personne qui ramasse les poubelles",
     "je voudrais inscrire mon fils à la cantine",
     "bonjour je voudrais parler à monsieur lefèvre",

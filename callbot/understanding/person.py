@@ -33,6 +33,8 @@ _BUILT_IN_PATTERNS = (
     r"^(?:(?:je veux|je voudrais|je souhaite|donnez moi|svp|s il vous plait|oui|allo|bonjour|euh) )*"
     r"(?:un |une |le |la |l )?(?:agent|conseiller|conseillere|operateur|operatrice|standard|standardiste|"
     rf"{_RECEPTION}|secretariat|humain|etre humain|vraie personne|quelqu un)\b(?: \w+){{0,3}}$",
+    # what the greeting tells callers to say: "une personne"
+    r"^(?:(?:je veux|je voudrais|je souhaite|oui|allo|bonjour|euh) )*(?:une )?(?:personne|vraie personne)$",
     # refusing the machine: "pas un robot", "marre de parler a une machine"
     r"\b(?:pas|marre|arretez|stop)\b(?: \w+){0,5} (?:robot|machine|repondeur|ordinateur|automate|serveur vocal)\b",
     r"\b(?:vraie personne|etre humain|personne en chair|quelqu un de vivant)\b",

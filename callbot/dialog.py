@@ -1,0 +1,331 @@
+"""The conversation of one call, as a sans-I/O state machine.
+
+Events come in (`CallStarted`, `Utterance`, `NoInput`, `Digit`,
+`CallerSpeaking`, `TransferFailed`, `RecordingFinished`, `Failure`,
+`HangUp`); commands come out (`Play`, `StopPlayback`, `Listen`, `Transfer`,
+`Record`, `End`). No sockets, threads, audio or clock: the runtime (a SIP
+call, or `callbot simulate`) executes the commands in order and reports what
+happens, so a whole call can be replayed in a unit test.
+
+Command semantics the runtime follows:
+- commands run in the order given; a `Play` holds the queue until its audio
+  has been played (or cut);
+- `StopPlayback` cuts the current prompt at once if it is interruptible, and
+  drops the interruptible `Play`s and the `Listen`s queued before it
+  (barge-in): the caller is speaking, the bot listens;
+- `Listen(timeout)` arms the no-input timer: `NoInput` if the caller has said
+  nothing `timeout` seconds after the prompts before it have finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from callbot.config import Config
+from callbot.sheets import TRANSFER, AnswerBook
+from callbot.understanding.control import Control, detect_control
+from callbot.understanding.matcher import ANSWER, Decision, Matcher
+from callbot.understanding.person import canonical_text
+
+# Words that show the caller is listening, not taking the floor: they never cut a prompt.
+BACKCHANNELS = frozenset("oui ouais ouai hm hmm mh mmh euh heu ah oh bon d accord ok okay voila merci allo".split())
+BARGE_IN_MIN_WORDS = 2  # content words heard during a prompt before it is cut
+BARGE_IN_MIN_SPEECH_MS = 900  # or one content word spoken for at least this long
+
+
+# -- events ------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallStarted:
+    pass
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A final transcript of what the caller said."""
+
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class CallerSpeaking:
+    """A partial transcript while the caller speaks (drives barge-in)."""
+
+    partial: str
+    speech_ms: int
+
+
+@dataclass(frozen=True)
+class NoInput:
+    pass
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: str  # "0".."9", "*", "#"
+
+
+@dataclass(frozen=True)
+class TransferFailed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordingFinished:
+    transcript: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Something broke inside this call (an engine, a file): apologise and hand over."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class HangUp:
+    pass
+
+
+Event = CallStarted | Utterance | CallerSpeaking | NoInput | Digit | TransferFailed | RecordingFinished | Failure | HangUp
+
+
+# -- commands ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Prompt:
+    """A text to speak. `key` names static texts so their audio can be cached."""
+
+    key: str  # "prompt:greeting", "answer:horaires_mairie"
+    text: str
+    speed: float = 1.0
+    interruptible: bool = True
+
+
+@dataclass(frozen=True)
+class Play:
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    pass
+
+
+@dataclass(frozen=True)
+class Listen:
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Transfer:
+    target: str  # a target name of the configuration
+
+
+@dataclass(frozen=True)
+class Record:
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class End:
+    reason: str  # "goodbye", "hangup", "transferred", "message", "nobody_available", "error"
+
+
+Command = Play | StopPlayback | Listen | Transfer | Record | End
+
+
+class State(Enum):
+    NOT_STARTED = "not_started"
+    LISTENING = "listening"  # waiting for a question
+    ASKED_MORE = "asked_more"  # "Avez-vous une autre question ?" was asked
+    OFFERED_FOLLOW_UP = "offered_follow_up"  # an answer's own yes/no follow-up was asked
+    TRANSFERRING = "transferring"
+    RECORDING = "recording"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the bot made of one caller utterance, for the call's log."""
+
+    transcript: str
+    control: str | None
+    decision: Decision | None
+
+
+@dataclass
+class Dialog:
+    """One call's conversation."""
+
+    config: Config
+    book: AnswerBook
+    matcher: Matcher
+    state: State = State.NOT_STARTED
+    turns: list[Turn] = field(default_factory=list)
+    end_reason: str | None = None
+    _last_answer: Prompt | None = None
+    _misunderstood: int = 0  # no-match turns in a row
+    _unheard: int = 0  # no-input turns in a row
+
+    # -- entry point -------------------------------------------------------
+    def handle(self, event: Event) -> list[Command]:
+        """Feed one event; returns the commands to carry out, in order."""
+        if self.state is State.ENDED:
+            return []
+        if isinstance(event, HangUp):
+            return self._end("hangup", say=None)
+        if isinstance(event, Failure):
+            return self._on_failure()
+        handler = {
+            CallStarted: self._on_start, Utterance: self._on_utterance, CallerSpeaking: self._on_speaking,
+            NoInput: self._on_no_input, Digit: self._on_digit, TransferFailed: self._on_transfer_failed,
+            RecordingFinished: self._on_recording_finished,
+        }[type(event)]
+        return handler(event)
+
+    # -- handlers ----------------------------------------------------------
+    def _on_start(self, _: CallStarted) -> list[Command]:
+        if self.state is not State.NOT_STARTED:
+            return []
+        self.state = State.LISTENING
+        return [self._play("greeting"), self._listen()]
+
+    def _on_speaking(self, event: CallerSpeaking) -> list[Command]:
+        if self.state not in (State.LISTENING, State.ASKED_MORE, State.OFFERED_FOLLOW_UP):
+            return []
+        words = [w for w in canonical_text(event.partial).split() if w not in BACKCHANNELS]
+        long_enough = len(words) >= BARGE_IN_MIN_WORDS or (words and event.speech_ms >= BARGE_IN_MIN_SPEECH_MS)
+        return [StopPlayback()] if long_enough else []
+
+    def _on_utterance(self, event: Utterance) -> list[Command]:
+        if self.state in (State.TRANSFERRING, State.RECORDING, State.NOT_STARTED):
+            return []
+        text = event.text.strip()
+        if not text:
+            return self._on_no_input(NoInput())
+        control = detect_control(text)
+        decision = self.matcher.decide(text)
+        self.turns.append(Turn(text, control.value if control else None, decision))
+        self._unheard = 0
+        return self._respond(control, decision)
+
+    def _respond(self, control: Control | None, decision: Decision) -> list[Command]:
+        understood = decision.action in (ANSWER, TRANSFER)
+        if control is Control.GOODBYE and not understood:
+            return self._end("goodbye", say="goodbye")
+        if control in (Control.REPEAT, Control.SLOWER):
+            return self._repeat(slower=control is Control.SLOWER)
+        if understood:
+            return self._act_on(decision)
+        if self.state is State.OFFERED_FOLLOW_UP and control is Control.YES:
+            return self._repeat(slower=False)
+        if self.state in (State.ASKED_MORE, State.OFFERED_FOLLOW_UP) and control is Control.NO:
+            return self._end("goodbye", say="goodbye")
+        if self.state is State.ASKED_MORE and control is Control.YES:
+            self.state = State.LISTENING
+            return [self._play("listening"), self._listen()]
+        return self._escalate_misunderstanding()
+
+    def _act_on(self, decision: Decision) -> list[Command]:
+        self._misunderstood = 0
+        if decision.action == TRANSFER and decision.answer is None:
+            return self._transfer(decision.target)
+        answer = self.book.by_id(decision.answer)
+        commands: list[Command] = []
+        if answer.answer:
+            self._last_answer = Prompt(f"answer:{answer.id}", answer.answer)
+            commands.append(Play(self._last_answer))
+        if decision.action == TRANSFER:
+            return commands + self._transfer(decision.target)
+        if answer.follow_up:
+            self.state = State.OFFERED_FOLLOW_UP
+            commands.append(Play(Prompt(f"follow_up:{answer.id}", answer.follow_up)))
+        else:
+            self.state = State.ASKED_MORE
+            commands.append(self._play("anything_else"))
+        return commands + [self._listen()]
+
+    def _repeat(self, slower: bool) -> list[Command]:
+        if self._last_answer is None:
+            self.state = State.LISTENING
+            return [self._play("nothing_to_repeat"), self._listen()]
+        speed = self.config.dialog.slower_speed if slower else self._last_answer.speed
+        self._last_answer = Prompt(self._last_answer.key, self._last_answer.text, speed)
+        self.state = State.ASKED_MORE
+        return [Play(self._last_answer), self._play("anything_else"), self._listen()]
+
+    def _on_no_input(self, _: NoInput) -> list[Command]:
+        if self.state in (State.ASKED_MORE, State.OFFERED_FOLLOW_UP):
+            # silence after "anything else?" means the caller has what they needed
+            return self._end("goodbye", say="goodbye")
+        if self.state is not State.LISTENING:
+            return []
+        self._unheard += 1
+        return self._escalate(self._unheard, "noinput")
+
+    def _escalate_misunderstanding(self) -> list[Command]:
+        self.state = State.LISTENING
+        self._misunderstood += 1
+        return self._escalate(self._misunderstood, "nomatch")
+
+    def _escalate(self, count: int, kind: str) -> list[Command]:
+        """VoiceXML-style: ask again, then help with examples, then hand over to a person."""
+        if count >= self.config.dialog.attempts:
+            return self._transfer(self.config.reception)
+        prompt = f"{kind}_1" if count == 1 else f"{kind}_2"
+        return [self._play(prompt), self._listen()]
+
+    def _on_digit(self, event: Digit) -> list[Command]:
+        if self.state in (State.TRANSFERRING, State.RECORDING, State.NOT_STARTED):
+            return []
+        if event.digit == "0":
+            return [StopPlayback(), *self._transfer(self.config.reception)]
+        if event.digit == "*":
+            return [StopPlayback(), *self._repeat(slower=False)]
+        return []
+
+    def _transfer(self, target: str | None) -> list[Command]:
+        if target is None or target not in self.config.targets:
+            return self._end("nobody_available", say="nobody_available")
+        self.state = State.TRANSFERRING
+        description = self.config.targets[target].description
+        return [self._play("transfer", interruptible=False, target=description), Transfer(target)]
+
+    def _on_transfer_failed(self, _: TransferFailed) -> list[Command]:
+        if self.state is not State.TRANSFERRING:
+            return []
+        if not self.config.dialog.messages:
+            return self._end("nobody_available", say="nobody_available")
+        self.state = State.RECORDING
+        return [self._play("transfer_failed", interruptible=False), self._play("message_offer", interruptible=False),
+                Record(self.config.dialog.max_message_seconds)]
+
+    def _on_recording_finished(self, event: RecordingFinished) -> list[Command]:
+        if self.state is not State.RECORDING:
+            return []
+        self.turns.append(Turn(event.transcript, "message", None))
+        return self._end("message", say="message_saved")
+
+    def _on_failure(self) -> list[Command]:
+        """Never silence: apologise, then a person if one can be reached, else a clean goodbye."""
+        apology = [StopPlayback(), self._play("error", interruptible=False)]
+        if self.state is State.TRANSFERRING or self.config.reception not in self.config.targets:
+            return apology + self._end("error", say="goodbye")
+        return apology + self._transfer(self.config.reception)
+
+    # -- helpers -----------------------------------------------------------
+    def _play(self, key: str, interruptible: bool = True, **values: str) -> Play:
+        return Play(Prompt(f"prompt:{key}", self.config.prompt(key, **values), interruptible=interruptible))
+
+    def _listen(self) -> Listen:
+        return Listen(self.config.dialog.no_input_seconds)
+
+    def _end(self, reason: str, say: str | None) -> list[Command]:
+        self.state = State.ENDED
+        self.end_reason = reason
+        if say is None:
+            return [End(reason)]
+        return [self._play(say, interruptible=False), End(reason)]
+
