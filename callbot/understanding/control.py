@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from callbot.understanding.person import canonical_text
+from callbot.understanding.person import canonical_text, without_politeness
 
 
 class Control(Enum):
@@ -37,8 +37,8 @@ _RULES: tuple[tuple[Control, re.Pattern], ...] = tuple((control, re.compile(patt
 
 def detect_control(text: str) -> Control | None:
     """The conversational control a transcript expresses, if it is one."""
-    words = canonical_text(text)
+    words, plain = canonical_text(text), without_politeness(text)
     for control, pattern in _RULES:
-        if pattern.search(words):
+        if pattern.search(words) or (plain and pattern.search(plain)):
             return control
     return None

@@ -49,6 +49,11 @@ def canonical_text(text: str) -> str:
     return " ".join(strip_accents(w) for w in surface_words(text))
 
 
+def without_politeness(text: str) -> str:
+    """Canonical text without "s'il vous plaît" and "merci", which say nothing about what is asked."""
+    return " ".join(_POLITENESS.sub(" ", canonical_text(text)).split())
+
+
 class PersonRequestDetector:
     """Tells whether a transcript explicitly asks for a person."""
 
@@ -58,5 +63,4 @@ class PersonRequestDetector:
         self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
 
     def asks_for_person(self, text: str) -> bool:
-        words = " ".join(_POLITENESS.sub(" ", canonical_text(text)).split())
-        return self._pattern.search(words) is not None
+        return self._pattern.search(without_politeness(text)) is not None
