@@ -16,7 +16,8 @@ import yaml
 from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog")
+CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech")
+SPEECH_KEYS = ("vosk_model", "voice", "cache", "phrase_hints", "end_silence_ms")
 DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
                "messages")
 UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
@@ -59,6 +60,20 @@ class DialogSettings:
 
 
 @dataclass(frozen=True)
+class SpeechSettings:
+    vosk_model: Path  # folder of the Vosk model
+    voice: Path  # the Piper voice's .onnx file (its .onnx.json beside it)
+    cache: Path  # folder of rendered prompts
+    phrase_hints: bool = False  # restrict recognition to the answer sheets' words (see README, grammars/)
+    end_silence_ms: int = 800  # silence that ends an utterance
+
+
+DEFAULT_VOSK_MODEL = "models/vosk-model-small-fr-0.22"
+DEFAULT_VOICE = "voices/fr_FR-siwis-medium.onnx"
+DEFAULT_CACHE = "cache/prompts"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     commune: str
@@ -68,6 +83,7 @@ class Config:
     reception: str | None  # target for explicit requests for a person and keypad 0
     prompts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
     dialog: DialogSettings = DialogSettings()
+    speech: SpeechSettings | None = None
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -106,9 +122,10 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     targets, reception = _transfer(reader, keys.get("transfer"))
     prompts = _prompts(reader, keys.get("prompts"))
     dialog = _dialog(reader, keys.get("dialog"))
+    speech = _speech(reader, keys.get("speech"), path.parent)
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
-    return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog)
+    return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech)
 
 
 def require_config(path: Path) -> Config:
@@ -206,9 +223,27 @@ def _dialog(r: YamlReader, node: yaml.Node | None) -> DialogSettings:
             if value is not None:
                 values[key] = int(value) if key == "attempts" else value
     if "messages" in keys:
-        node = keys["messages"]
-        if node.tag != "tag:yaml.org,2002:bool":
-            r.error(node, "`messages` must be true or false", "write `messages: true` or `messages: false`")
-        else:
-            values["messages"] = node.value.lower() in ("true", "yes", "on")
+        messages = r.boolean(keys["messages"], "`messages`")
+        if messages is not None:
+            values["messages"] = messages
     return replace(settings, **values)
+
+
+def _speech(r: YamlReader, node: yaml.Node | None, base: Path) -> SpeechSettings:
+    keys = (r.mapping(node, "`speech`", SPEECH_KEYS) or {}) if node is not None else {}
+
+    def path_of(key: str, default: str) -> Path:
+        text = r.text(keys[key], f"`{key}`") if key in keys else None
+        return (base / (text or default)).resolve()
+
+    settings = SpeechSettings(path_of("vosk_model", DEFAULT_VOSK_MODEL), path_of("voice", DEFAULT_VOICE),
+                              path_of("cache", DEFAULT_CACHE))
+    if "phrase_hints" in keys:
+        hints = r.boolean(keys["phrase_hints"], "`phrase_hints`")
+        if hints is not None:
+            settings = replace(settings, phrase_hints=hints)
+    if "end_silence_ms" in keys:
+        value = r.number(keys["end_silence_ms"], "`end_silence_ms`", 300, 3000)
+        if value is not None:
+            settings = replace(settings, end_silence_ms=int(value))
+    return settings

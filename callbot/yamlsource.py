@@ -174,6 +174,12 @@ class YamlReader:
                 values.append((value, item))
         return values
 
+    def boolean(self, node: yaml.Node, what: str) -> bool | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
+            self.error(node, f"{what} must be true or false, not {_kind(node)}", "write true or false")
+            return None
+        return bool(yaml.SafeLoader("").construct_object(node))
+
     def number(self, node: yaml.Node, what: str, low: float, high: float) -> float | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag not in (
                 "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
@@ -212,6 +218,8 @@ def _unknown_key_hint(key: str, allowed: tuple[str, ...]) -> str:
 def _syntax_hint(problem: str) -> str:
     if "tab" in problem or "'\\t'" in problem:
         return "indent with spaces, not tabs"
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return "inside [ ], quote texts that contain ?, : or , (or write one item per line starting with `- `)"
     if "mapping values are not allowed" in problem:
         return "a text containing `: ` must be put in double quotes"
     if "expected <block end>" in problem or "block" in problem:

@@ -81,6 +81,8 @@ SHEET_CASES = [
     ("unknown top-level key", {"a.yaml": MINIMAL_SHEET + "answer:\n  - id: y\n"},
      ["a.yaml:6:1: error: an answer sheet: unknown key `answer`", "did you mean `answers`?"]),
     ("yaml syntax", {"a.yaml": "answers:\n  - id: x\n    questions: [a, b\n    answer: c\n"}, ["a.yaml:4:", "YAML syntax"]),
+    ("question mark in a flow list", {"a.yaml": "answers:\n  - id: x\n    questions: [Quand ?]\n    answer: c\n"},
+     ["a.yaml:3:23: error: YAML syntax", "quote texts that contain ?"]),
     ("unquoted colon", {"a.yaml": "answers:\n  - id: x\n    questions: [a]\n    answer: Attention: fermé\n"},
      ["a.yaml:4:22: error: YAML syntax", "put in double quotes"]),
     ("no sheet", {}, ["no answer sheet (*.yaml) in this folder"]),
@@ -113,7 +115,15 @@ def test_transfer_only_entry_needs_no_answer_text(make_config):
 
 
 def test_staff_synonyms_are_loaded(make_config):
-    sheet = MINIMAL_SHEET + "synonyms:\n  horaires: [heures d ouverture, quand c est ouvert]\n"
+    sheet = """\
+answers:
+  - id: salle_polyvalente
+    questions:
+      - Comment réserver la salle polyvalente ?
+    answer: La salle polyvalente se réserve à l'accueil.
+synonyms:
+  salle polyvalente: [salle jean moulin, foyer rural]
+"""
     knowledge, _ = load_knowledge(make_config(sheets={"a.yaml": sheet}))
-    assert knowledge.book.synonyms == {"horaires": ("heures d ouverture", "quand c est ouvert")}
-    assert knowledge.matcher.decide("c est quand c est ouvert").answer == "horaires"
+    assert knowledge.book.synonyms == {"salle polyvalente": ("salle jean moulin", "foyer rural")}
+    assert knowledge.matcher.decide("je voudrais réserver la salle jean moulin").answer == "salle_polyvalente"

@@ -1,0 +1,167 @@
+"""Speech recognition: caller frames in, speech events out (Vosk, offline).
+
+One `vosk.Model` per process, loaded once and shared; one `CallRecognizer`
+per call. A voice activity detector (WebRTC's) gates the decoder: frames of
+plain silence are not decoded, which saves most of the CPU on a phone line,
+and a short pre-roll of the frames before speech was detected is fed first
+so word beginnings are not cut. The end of an utterance is a stretch of
+silence (`end_silence_ms`) or the maximum utterance length.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import webrtcvad
+
+from callbot.audio import FRAME_MS, Frame
+
+log = logging.getLogger(__name__)
+
+VAD_AGGRESSIVENESS = 2  # 0..3: 2 ignores line noise without eating soft consonants
+SPEECH_ONSET_FRAMES = 3  # voiced frames among the last 5 that start an utterance
+PREROLL_MS = 300  # audio kept from before the onset, so first syllables reach the decoder
+END_SILENCE_MS = 800  # silence that ends an utterance
+PARTIAL_EVERY_MS = 200  # how often partial transcripts are read while the caller speaks
+
+
+class ModelMissing(RuntimeError):
+    """A speech model is not installed; the message names the command that installs it."""
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+    speech_ms: int
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    text: str
+    confidence: float
+    start_ms: int
+    end_ms: int  # end of the caller's speech (before the end-of-utterance silence)
+
+
+AsrEvent = SpeechStarted | PartialTranscript | FinalTranscript
+
+
+class Recognizer(Protocol):
+    """What a call needs from speech recognition; tests put a scripted one here."""
+
+    def accept(self, frame: Frame) -> list[AsrEvent]: ...
+
+    def flush(self) -> list[AsrEvent]: ...
+
+
+_models: dict[str, object] = {}
+_models_lock = threading.Lock()
+INSTALL_HINT = "install the French models with: python3 scripts/install_models.py (see README, 'Models')"
+
+
+def load_vosk_model(path: Path):
+    """The process-wide Vosk model for `path`, loaded on first use."""
+    import vosk
+
+    key = str(Path(path).resolve())
+    with _models_lock:
+        if key not in _models:
+            if not (Path(path) / "am").is_dir() and not (Path(path) / "final.mdl").exists():
+                raise ModelMissing(f"no Vosk model at {path}: {INSTALL_HINT}")
+            vosk.SetLogLevel(-1)
+            log.info("loading Vosk model %s", path)
+            _models[key] = vosk.Model(str(path))
+        return _models[key]
+
+
+class VoskCallRecognizer:
+    """Recognition for one call: VAD-gated Vosk decoding with end-of-utterance detection."""
+
+    def __init__(self, model, rate: int, max_utterance_ms: int = 15000, grammar: list[str] | None = None,
+                 end_silence_ms: int = END_SILENCE_MS):
+        import vosk
+
+        args = (model, rate, json.dumps(grammar, ensure_ascii=False)) if grammar else (model, rate)
+        self._decoder = vosk.KaldiRecognizer(*args)
+        self._decoder.SetWords(True)
+        self._vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
+        self.rate = rate
+        self.max_utterance_ms = max_utterance_ms
+        self.end_silence_ms = end_silence_ms
+        self._recent: deque[tuple[Frame, bool]] = deque(maxlen=max(PREROLL_MS // FRAME_MS, 5))
+        self._in_speech = False
+        self._start_ms = 0
+        self._last_voice_ms = 0
+        self._since_partial = 0
+        self._last_partial = ""
+        self._segments: list[dict] = []
+        self.decoded_ms = 0  # audio actually sent to the decoder, to measure what the VAD saves
+
+    def accept(self, frame: Frame) -> list[AsrEvent]:
+        voiced = self._vad.is_speech(frame.pcm, frame.rate)
+        if not self._in_speech:
+            self._recent.append((frame, voiced))
+            if sum(v for _, v in list(self._recent)[-5:]) < SPEECH_ONSET_FRAMES:
+                return []
+            return self._start_utterance(frame)
+        self._decode(frame)
+        if voiced:
+            self._last_voice_ms = frame.start_ms + FRAME_MS
+        if frame.start_ms + FRAME_MS - self._last_voice_ms >= self.end_silence_ms:
+            return [self._finish()]
+        if frame.start_ms + FRAME_MS - self._start_ms >= self.max_utterance_ms:
+            return [self._finish()]
+        return self._partial(frame)
+
+    def flush(self) -> list[AsrEvent]:
+        """End any utterance in progress (the caller hung up or the turn ended)."""
+        return [self._finish()] if self._in_speech else []
+
+    def _start_utterance(self, frame: Frame) -> list[AsrEvent]:
+        preroll = [f for f, _ in self._recent]
+        self._recent.clear()
+        self._in_speech = True
+        self._start_ms = preroll[0].start_ms
+        self._last_voice_ms = frame.start_ms + FRAME_MS
+        self._since_partial = 0
+        self._last_partial = ""
+        self._segments = []
+        for buffered in preroll:
+            self._decode(buffered)
+        return [SpeechStarted(self._start_ms)]
+
+    def _decode(self, frame: Frame) -> None:
+        self.decoded_ms += FRAME_MS
+        if self._decoder.AcceptWaveform(frame.pcm):
+            # Vosk found a pause of its own inside the utterance: keep that part, the rest follows
+            self._segments.append(json.loads(self._decoder.Result()))
+
+    def _partial(self, frame: Frame) -> list[AsrEvent]:
+        self._since_partial += FRAME_MS
+        if self._since_partial < PARTIAL_EVERY_MS:
+            return []
+        self._since_partial = 0
+        text = json.loads(self._decoder.PartialResult()).get("partial", "")
+        if text == self._last_partial:
+            return []
+        self._last_partial = text
+        return [PartialTranscript(text, frame.start_ms + FRAME_MS - self._start_ms)]
+
+    def _finish(self) -> FinalTranscript:
+        results = self._segments + [json.loads(self._decoder.FinalResult())]
+        words = [w for r in results for w in r.get("result", [])]
+        text = " ".join(r.get("text", "").strip() for r in results if r.get("text", "").strip())
+        confidence = sum(w.get("conf", 0.0) for w in words) / len(words) if words else 0.0
+        self._in_speech = False
+        return FinalTranscript(text, confidence, self._start_ms, self._last_voice_ms)

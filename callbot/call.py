@@ -1,0 +1,317 @@
+"""One call's runtime: carries frames between the line, the recogniser, the dialog and the voice.
+
+The transport (a SIP call, or `callbot simulate`) calls `tick(frame_in)`
+every 20 ms with the caller's frame and sends back the frame it returns.
+Keypad digits, hang-up and transfer results come in through their own
+methods. The session executes the dialog's commands in order (see
+`callbot.dialog`), keeps the no-input timer on the call's own clock, and
+logs every turn with its timings.
+
+Any exception inside the call is caught here, once: the dialog turns it into
+an apology and a transfer or a clean goodbye, so the caller never hears
+silence and other calls are not affected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from callbot.asr import FinalTranscript, PartialTranscript, Recognizer, SpeechStarted
+from callbot.audio import FRAME_MS, Frame, join_frames, silence
+from callbot.dialog import (CallerSpeaking, CallStarted, Command, Dialog, Digit, End, Event, Failure, HangUp, Listen,
+                            NoInput, Play, Prompt, Record, RecordingFinished, StopPlayback, Transfer, TransferFailed,
+                            Utterance)
+
+log = logging.getLogger(__name__)
+
+
+class CallControl(Protocol):
+    """What the session asks of the transport."""
+
+    def transfer(self, target: str) -> None: ...
+
+    def hang_up(self, reason: str) -> None: ...
+
+    def message_recorded(self, samples: np.ndarray, rate: int, transcript: str) -> None: ...
+
+
+class Speaker(Protocol):
+    def frames(self, prompt: Prompt, rate: int) -> list[Frame]: ...
+
+
+@dataclass
+class TurnLog:
+    transcript: str
+    confidence: float
+    speech_start_ms: int
+    speech_end_ms: int
+    final_at_ms: int  # call time when the recogniser closed the utterance
+    recognition_ms: float  # wall time of the final decode
+    understanding_ms: float  # wall time of the dialog's decision
+    action: str | None = None
+    answer: str | None = None
+    score: float | None = None
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+    control: str | None = None
+    reply_first_frame_ms: int | None = None  # call time when the reply's first frame left
+    processing_ms: float | None = None  # wall time from the final decode to the reply's first frame being ready
+
+    @property
+    def response_ms(self) -> int | None:
+        """Silence the caller heard between the end of speech and the reply (includes end-of-speech detection)."""
+        return None if self.reply_first_frame_ms is None else self.reply_first_frame_ms - self.speech_end_ms
+
+
+@dataclass
+class _Playback:
+    prompt: Prompt
+    frames: list[Frame]
+    position: int = 0
+
+
+@dataclass
+class _Recording:
+    max_ms: int
+    frames: list[Frame] = field(default_factory=list)
+    transcripts: list[str] = field(default_factory=list)
+
+
+class CallSession:
+    """The runtime of one call."""
+
+    def __init__(self, call_id: str, dialog: Dialog, recognizer: Recognizer, speaker: Speaker, control: CallControl,
+                 rate: int, wall_clock: Callable[[], float] = time.perf_counter):
+        self.call_id = call_id
+        self.dialog = dialog
+        self.recognizer = recognizer
+        self.speaker = speaker
+        self.control = control
+        self.rate = rate
+        self.turns: list[TurnLog] = []
+        self.played: list[tuple[int, str]] = []  # (call ms, prompt key) of every prompt started
+        self.ended = False
+        self.now_ms = 0
+        self._clock = wall_clock
+        self._queue: deque[Command] = deque()
+        self._playback: _Playback | None = None
+        self._no_input_deadline: int | None = None
+        self._caller_speaking = False
+        self._recording: _Recording | None = None
+        self._waiting_transfer = False
+        self._turn_waiting_reply: TurnLog | None = None
+        self._turn_ready_at: float | None = None
+
+    # -- transport interface -------------------------------------------------
+    def start(self) -> None:
+        self._dispatch(CallStarted())
+
+    def tick(self, frame_in: Frame | None) -> Frame:
+        """One 20 ms step: take the caller's frame (None when nothing arrived), return the bot's."""
+        if frame_in is not None:
+            self.now_ms = frame_in.start_ms
+        try:
+            if frame_in is not None and not self.ended:
+                self._hear(frame_in)
+            self._check_no_input()
+            frame_out = self._next_frame_out()
+        except Exception:  # the one error boundary of a call: never let the caller hear silence
+            log.exception("call %s: internal error", self.call_id)
+            self._fail("internal error")
+            frame_out = self._next_frame_out_safely()
+        self.now_ms += FRAME_MS if frame_in is None else 0
+        return frame_out
+
+    def digit(self, digit: str) -> None:
+        self._dispatch(Digit(digit))
+
+    def transfer_failed(self, reason: str) -> None:
+        self._waiting_transfer = False
+        self._dispatch(TransferFailed(reason))
+
+    def transfer_succeeded(self) -> None:
+        self._waiting_transfer = False
+        self._finish("transferred", notify=False)
+
+    def hang_up(self) -> None:
+        """The caller hung up: keep a message being recorded, then stop everything."""
+        if self.ended:
+            return
+        if self._recording is not None:
+            self._finish_recording()
+        self._dispatch(HangUp())
+        self._finish(self.dialog.end_reason or "hangup", notify=False)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the bot is speaking or has commands left to run."""
+        return self._playback is not None or bool(self._queue)
+
+    @property
+    def listening(self) -> bool:
+        return not self.busy and not self.ended and self._recording is None and not self._waiting_transfer
+
+    # -- inbound -------------------------------------------------------------
+    def _hear(self, frame: Frame) -> None:
+        if self._recording is not None:
+            self._record(frame)
+            return
+        for event in self.recognizer.accept(frame):
+            if isinstance(event, SpeechStarted):
+                self._caller_speaking = True
+                self._no_input_deadline = None
+            elif isinstance(event, PartialTranscript):
+                if self._playback is not None:
+                    self._dispatch(CallerSpeaking(event.partial, event.speech_ms))
+            elif isinstance(event, FinalTranscript):
+                self._caller_speaking = False
+                self._on_final(event)
+
+    def _on_final(self, final: FinalTranscript) -> None:
+        if not final.text:
+            return  # a noise, not words: the no-input timer goes on
+        decoded = self._clock()
+        turn = TurnLog(final.text, final.confidence, final.start_ms, final.end_ms, self.now_ms + FRAME_MS, 0.0, 0.0)
+        self.turns.append(turn)
+        started = self._clock()
+        self._dispatch(Utterance(final.text, final.confidence))
+        turn.understanding_ms = 1000 * (self._clock() - started)
+        record = self.dialog.turns[-1] if self.dialog.turns and self.dialog.turns[-1].transcript == final.text else None
+        if record is not None:
+            decision = record.decision
+            turn.control = record.control
+            if decision is not None:
+                turn.action, turn.answer, turn.score = decision.action, decision.answer, decision.score
+                turn.runner_up, turn.runner_up_score = decision.runner_up, decision.runner_up_score
+        self._turn_waiting_reply = turn
+        self._turn_ready_at = decoded
+
+    def _record(self, frame: Frame) -> None:
+        recording = self._recording
+        recording.frames.append(frame)
+        for event in self.recognizer.accept(frame):
+            if isinstance(event, FinalTranscript) and event.text:
+                recording.transcripts.append(event.text)
+        if len(recording.frames) * FRAME_MS >= recording.max_ms:
+            self._finish_recording()
+
+    def _finish_recording(self) -> None:
+        recording, self._recording = self._recording, None
+        for event in self.recognizer.flush():
+            if isinstance(event, FinalTranscript) and event.text:
+                recording.transcripts.append(event.text)
+        transcript = " ".join(recording.transcripts)
+        self.control.message_recorded(join_frames(recording.frames), self.rate, transcript)
+        self._dispatch(RecordingFinished(transcript, len(recording.frames) * FRAME_MS / 1000))
+
+    def _check_no_input(self) -> None:
+        if self._no_input_deadline is not None and not self._caller_speaking and self.now_ms >= self._no_input_deadline:
+            self._no_input_deadline = None
+            self._dispatch(NoInput())
+
+    # -- dialog commands -----------------------------------------------------
+    def _dispatch(self, event: Event) -> None:
+        if self.ended:
+            return
+        try:
+            commands = self.dialog.handle(event)
+        except Exception:
+            log.exception("call %s: dialog failed on %s", self.call_id, type(event).__name__)
+            commands = self._failure_commands("dialog error")
+        self._enqueue(commands)
+
+    def _fail(self, reason: str) -> None:
+        self._playback = None
+        self._queue.clear()
+        self._enqueue(self._failure_commands(reason))
+
+    def _failure_commands(self, reason: str) -> list[Command]:
+        try:
+            return self.dialog.handle(Failure(reason))
+        except Exception:
+            log.exception("call %s: the dialog cannot even apologise; hanging up", self.call_id)
+            return [End("error")]
+
+    def _enqueue(self, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, StopPlayback):
+                self._stop_playback()
+            else:
+                self._queue.append(command)
+
+    def _stop_playback(self) -> None:
+        if self._playback is not None and self._playback.prompt.interruptible:
+            self._playback = None
+        self._queue = deque(c for c in self._queue
+                            if not isinstance(c, Listen) and not (isinstance(c, Play) and c.prompt.interruptible))
+        self._no_input_deadline = None
+
+    def _run_queue(self) -> None:
+        while self._playback is None and self._queue and not self.ended:
+            command = self._queue.popleft()
+            if isinstance(command, Play):
+                self._playback = _Playback(command.prompt, self.speaker.frames(command.prompt, self.rate))
+                self.played.append((self.now_ms, command.prompt.key))
+            elif isinstance(command, Listen):
+                self._no_input_deadline = self.now_ms + int(command.timeout_s * 1000)
+            elif isinstance(command, Transfer):
+                self._waiting_transfer = True
+                self.control.transfer(command.target)
+            elif isinstance(command, Record):
+                self._recording = _Recording(int(command.max_seconds * 1000))
+                self._playback = _Playback(Prompt("beep", ""), beep(self.rate))
+            elif isinstance(command, End):
+                self._finish(command.reason, notify=True)
+
+    def _next_frame_out(self) -> Frame:
+        self._run_queue()
+        playback = self._playback
+        if playback is None or self.ended:
+            return silence(self.rate, self.now_ms)
+        if self._turn_waiting_reply is not None:
+            turn, self._turn_waiting_reply = self._turn_waiting_reply, None
+            turn.reply_first_frame_ms = self.now_ms
+            turn.processing_ms = 1000 * (self._clock() - self._turn_ready_at)
+        frame = playback.frames[playback.position]
+        playback.position += 1
+        if playback.position >= len(playback.frames):
+            self._playback = None
+        return Frame(frame.pcm, self.rate, self.now_ms)
+
+    def _next_frame_out_safely(self) -> Frame:
+        try:
+            return self._next_frame_out()
+        except Exception:
+            log.exception("call %s: cannot play the apology; hanging up", self.call_id)
+            self._finish("error", notify=True)
+            return silence(self.rate, self.now_ms)
+
+    def _finish(self, reason: str, notify: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._queue.clear()
+        self._playback = None
+        self._no_input_deadline = None
+        if notify:
+            self.control.hang_up(reason)
+        log.info("call %s: ended (%s)", self.call_id, reason)
+
+
+BEEP_HZ = 1000
+BEEP_MS = 400
+
+
+def beep(rate: int) -> list[Frame]:
+    """The tone before a voice message."""
+    from callbot.audio import to_frames
+
+    t = np.arange(rate * BEEP_MS // 1000) / rate
+    tone = (0.3 * 32767 * np.sin(2 * np.pi * BEEP_HZ * t)).astype("<i2")
+    return list(to_frames(tone, rate))
