@@ -22,6 +22,25 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("text", nargs="?", metavar="TEXT",
                      help="the transcript; without it, one transcript per line is read from standard input")
     ask.set_defaults(run=commands.ask)
+
+    say = sub.add_parser("say", help="speak a text, or an answer by its id, into a WAV file")
+    _add_common(say)
+    say.add_argument("text", metavar="TEXT", help="French text, or the id of an answer")
+    say.add_argument("-o", "--output", required=True, metavar="OUT.wav")
+    say.add_argument("--rate", type=int, default=8000, help="sample rate (8000 sounds like the telephone; default)")
+    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5 to 1.5 (default 1.0)")
+    say.set_defaults(run=commands.say)
+
+    simulate = sub.add_parser("simulate", help="run a whole call from caller WAV files, one per turn")
+    _add_common(simulate)
+    simulate.add_argument("wavs", nargs="+", metavar="CALLER.wav", help="what the caller says, one file per turn")
+    simulate.add_argument("--out", required=True, metavar="DIR", help="folder for bot.wav, caller.wav and call.json")
+    simulate.add_argument("--rate", type=int, choices=(8000, 16000), default=8000,
+                          help="the call's sample rate: 8000 (G.711, default) or 16000 (G.722)")
+    simulate.add_argument("--realtime", action="store_true", help="feed audio in real time instead of as fast as possible")
+    simulate.add_argument("--transfer", choices=("answered", "busy"), default="answered",
+                          help="what happens when the bot transfers the call (default: answered)")
+    simulate.set_defaults(run=commands.simulate)
     return parser
 
 

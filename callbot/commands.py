@@ -15,6 +15,7 @@ from callbot.yamlsource import ERROR, WARNING, ConfigError, Diagnostic
 
 EXIT_OK = 0
 EXIT_INVALID = 1
+EXIT_MISSING_MODEL = 3
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
@@ -76,3 +77,63 @@ def _as_text(decision: Decision, knowledge: Knowledge) -> str:
     if decision.answer:
         head += "\n  " + (knowledge.book.by_id(decision.answer).answer or "")
     return head
+
+
+def _load_for_speech(args: argparse.Namespace):
+    """Knowledge and speech engines, or an exit code after printing why not."""
+    from callbot.asr import ModelMissing
+    from callbot.speech import load_speech
+
+    try:
+        knowledge = require_knowledge(find_config(args.config), _sheets(args))
+    except ConfigError as exc:
+        _print_diagnostics(list(exc.diagnostics))
+        return None, EXIT_INVALID
+    try:
+        return (knowledge, load_speech(knowledge.config.speech)), EXIT_OK
+    except ModelMissing as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return None, EXIT_MISSING_MODEL
+
+
+def say(args: argparse.Namespace) -> int:
+    """Speak TEXT (or the answer with that id) into a WAV file."""
+    from callbot.audio import join_frames, write_wav
+    from callbot.tts import render
+
+    loaded, code = _load_for_speech(args)
+    if loaded is None:
+        return code
+    knowledge, engines = loaded
+    if not 0.5 <= args.speed <= 1.5:
+        print("callbot: --speed must be between 0.5 and 1.5", file=sys.stderr)
+        return EXIT_INVALID
+    ids = {a.id: a for a in knowledge.book.answers}
+    text = ids[args.text].answer if args.text in ids else args.text
+    write_wav(Path(args.output), join_frames(render(engines.voice, text, args.rate, args.speed)), args.rate)
+    print(f"{args.output}: {text}")
+    return EXIT_OK
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Run a whole call from caller WAV files; writes the bot's side and a JSON log."""
+    from callbot.audio import AudioFormatError
+    from callbot.simulate import simulate_call
+    from callbot.speech import warm
+
+    loaded, code = _load_for_speech(args)
+    if loaded is None:
+        return code
+    knowledge, engines = loaded
+    warm(engines, knowledge.config, knowledge, (args.rate,))
+    try:
+        log = simulate_call(knowledge, engines, [Path(w) for w in args.wavs], Path(args.out), args.rate,
+                            args.realtime, args.transfer)
+    except AudioFormatError as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for turn in log["turns"]:
+        print(f"{turn['speech_start_ms'] / 1000:6.1f} s  caller: {turn['transcript']!r} -> {turn['action']} "
+              f"{turn['answer'] or ''} (reply after {turn['response_ms']} ms)")
+    print(f"ended: {log['end_reason']}; {args.out}/bot.wav, {args.out}/call.json")
+    return EXIT_OK

@@ -1,0 +1,82 @@
+"""The speech engines of a process: one Vosk model, one Piper voice, one prompt cache.
+
+Loaded once (before worker processes fork, later), warmed at start-up so the
+first caller pays for nothing: the cache holds every prompt and answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from callbot.asr import VoskCallRecognizer, load_vosk_model
+from callbot.audio import Frame, TELEPHONE_RATES, silence
+from callbot.config import Config, SpeechSettings
+from callbot.dialog import Prompt
+from callbot.knowledge import Knowledge
+from callbot.prompts import DEFAULT_PROMPTS
+from callbot.tts import PiperVoiceEngine, PromptCache, Voice
+from callbot.understanding.normalise import surface_words
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeechEngines:
+    settings: SpeechSettings
+    model: object
+    voice: Voice
+    cache: PromptCache
+
+    def recognizer(self, rate: int, max_utterance_seconds: float, grammar: list[str] | None = None) -> VoskCallRecognizer:
+        return VoskCallRecognizer(self.model, rate, int(max_utterance_seconds * 1000), grammar,
+                                  self.settings.end_silence_ms)
+
+
+def load_speech(settings: SpeechSettings) -> SpeechEngines:
+    """Load the model and the voice; raises ModelMissing naming the install command."""
+    started = time.perf_counter()
+    model = load_vosk_model(settings.vosk_model)
+    voice = PiperVoiceEngine(settings.voice)
+    log.info("speech engines loaded in %.1f s", time.perf_counter() - started)
+    return SpeechEngines(settings, model, voice, PromptCache(settings.cache, voice))
+
+
+class CachedSpeaker:
+    """Frames for the dialog's prompts, from the on-disk cache (rendered on first use)."""
+
+    def __init__(self, cache: PromptCache):
+        self.cache = cache
+
+    def frames(self, prompt: Prompt, rate: int) -> list[Frame]:
+        if not prompt.text:
+            return [silence(rate)]
+        return self.cache.frames(prompt.text, rate, prompt.speed)
+
+
+def static_texts(config: Config, knowledge: Knowledge) -> list[str]:
+    """Everything the bot can say that is known in advance: prompts, answers, follow-ups."""
+    texts = [config.prompt(key) for key in DEFAULT_PROMPTS if key != "transfer"]
+    texts += [config.prompt("transfer", target=t.description) for t in config.targets.values()]
+    for answer in knowledge.book.answers:
+        texts += [t for t in (answer.answer, answer.follow_up) if t]
+    return texts
+
+
+def warm(engines: SpeechEngines, config: Config, knowledge: Knowledge, rates: tuple[int, ...] = TELEPHONE_RATES) -> int:
+    started = time.perf_counter()
+    rendered = engines.cache.warm(static_texts(config, knowledge), rates)
+    log.info("prompt cache: %d rendered in %.1f s", rendered, time.perf_counter() - started)
+    return rendered
+
+
+def phrase_list(knowledge: Knowledge) -> list[str]:
+    """Words the recogniser may output when phrase hints are on: the sheets' own words, plus [unk]."""
+    texts = [q.text for a in knowledge.book.answers for q in a.questions]
+    texts += [k for a in knowledge.book.answers for k in a.keywords]
+    texts += [v for variants in knowledge.matcher.normaliser_synonyms.values() for v in variants]
+    texts += list(knowledge.matcher.normaliser_synonyms)
+    texts += ["oui non merci au revoir répétez plus lentement une personne parler à quelqu'un"]
+    words = sorted({w for text in texts for w in surface_words(text)})
+    return words + ["[unk]"]
