@@ -107,6 +107,7 @@ class CallSession:
         self._waiting_transfer = False
         self._turn_waiting_reply: TurnLog | None = None
         self._turn_ready_at: float | None = None
+        self._deaf = False
 
     # -- transport interface -------------------------------------------------
     def start(self) -> None:
@@ -123,6 +124,7 @@ class CallSession:
             frame_out = self._next_frame_out()
         except Exception:  # the one error boundary of a call: never let the caller hear silence
             log.exception("call %s: internal error", self.call_id)
+            self._deaf = True  # whatever broke may be the recogniser: stop listening, the dialog hands over
             self._fail("internal error")
             frame_out = self._next_frame_out_safely()
         self.now_ms += FRAME_MS if frame_in is None else 0
@@ -143,9 +145,12 @@ class CallSession:
         """The caller hung up: keep a message being recorded, then stop everything."""
         if self.ended:
             return
-        if self._recording is not None:
-            self._finish_recording()
-        self._dispatch(HangUp())
+        try:
+            if self._recording is not None:
+                self._finish_recording()
+            self._dispatch(HangUp())
+        except Exception:  # the message could not be kept: say so in the log, the call still ends cleanly
+            log.exception("call %s: error while closing after hang-up", self.call_id)
         self._finish(self.dialog.end_reason or "hangup", notify=False)
 
     @property
@@ -162,13 +167,15 @@ class CallSession:
         if self._recording is not None:
             self._record(frame)
             return
+        if self._deaf:
+            return
         for event in self.recognizer.accept(frame):
             if isinstance(event, SpeechStarted):
                 self._caller_speaking = True
                 self._no_input_deadline = None
             elif isinstance(event, PartialTranscript):
                 if self._playback is not None:
-                    self._dispatch(CallerSpeaking(event.partial, event.speech_ms))
+                    self._dispatch(CallerSpeaking(event.text, event.speech_ms))
             elif isinstance(event, FinalTranscript):
                 self._caller_speaking = False
                 self._on_final(event)
@@ -195,7 +202,7 @@ class CallSession:
     def _record(self, frame: Frame) -> None:
         recording = self._recording
         recording.frames.append(frame)
-        for event in self.recognizer.accept(frame):
+        for event in ([] if self._deaf else self.recognizer.accept(frame)):
             if isinstance(event, FinalTranscript) and event.text:
                 recording.transcripts.append(event.text)
         if len(recording.frames) * FRAME_MS >= recording.max_ms:
@@ -203,7 +210,7 @@ class CallSession:
 
     def _finish_recording(self) -> None:
         recording, self._recording = self._recording, None
-        for event in self.recognizer.flush():
+        for event in ([] if self._deaf else self.recognizer.flush()):
             if isinstance(event, FinalTranscript) and event.text:
                 recording.transcripts.append(event.text)
         transcript = " ".join(recording.transcripts)
@@ -266,6 +273,7 @@ class CallSession:
             elif isinstance(command, Record):
                 self._recording = _Recording(int(command.max_seconds * 1000))
                 self._playback = _Playback(Prompt("beep", ""), beep(self.rate))
+                self.played.append((self.now_ms, "beep"))
             elif isinstance(command, End):
                 self._finish(command.reason, notify=True)
 
