@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class CallControl(Protocol):
 
 
 class Speaker(Protocol):
-    def frames(self, prompt: Prompt, rate: int) -> list[Frame]: ...
+    def frames(self, prompt: Prompt, rate: int) -> Iterator[Frame]: ...
 
 
 @dataclass
@@ -72,8 +72,7 @@ class TurnLog:
 @dataclass
 class _Playback:
     prompt: Prompt
-    frames: list[Frame]
-    position: int = 0
+    frames: Iterator[Frame]  # pulled one per tick, so a streamed prompt starts before it is fully synthesised
 
 
 @dataclass
@@ -263,7 +262,7 @@ class CallSession:
         while self._playback is None and self._queue and not self.ended:
             command = self._queue.popleft()
             if isinstance(command, Play):
-                self._playback = _Playback(command.prompt, self.speaker.frames(command.prompt, self.rate))
+                self._playback = _Playback(command.prompt, iter(self.speaker.frames(command.prompt, self.rate)))
                 self.played.append((self.now_ms, command.prompt.key))
             elif isinstance(command, Listen):
                 self._no_input_deadline = self.now_ms + int(command.timeout_s * 1000)
@@ -272,7 +271,7 @@ class CallSession:
                 self.control.transfer(command.target)
             elif isinstance(command, Record):
                 self._recording = _Recording(int(command.max_seconds * 1000))
-                self._playback = _Playback(Prompt("beep", ""), beep(self.rate))
+                self._playback = _Playback(Prompt("beep", ""), iter(beep(self.rate)))
                 self.played.append((self.now_ms, "beep"))
             elif isinstance(command, End):
                 self._finish(command.reason, notify=True)
@@ -286,10 +285,10 @@ class CallSession:
             turn, self._turn_waiting_reply = self._turn_waiting_reply, None
             turn.reply_first_frame_ms = self.now_ms
             turn.processing_ms = 1000 * (self._clock() - self._turn_ready_at)
-        frame = playback.frames[playback.position]
-        playback.position += 1
-        if playback.position >= len(playback.frames):
+        frame = next(playback.frames, None)
+        if frame is None:  # this prompt has ended: the next command may start in this very tick
             self._playback = None
+            return self._next_frame_out()
         return Frame(frame.pcm, self.rate, self.now_ms)
 
     def _next_frame_out_safely(self) -> Frame:

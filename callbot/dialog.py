@@ -101,6 +101,7 @@ class Prompt:
     text: str
     speed: float = 1.0
     interruptible: bool = True
+    static: bool = True  # known in advance: served from the prompt cache; else synthesised and streamed
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 from callbot.asr import VoskCallRecognizer, load_vosk_model
 from callbot.audio import Frame, TELEPHONE_RATES, silence
@@ -16,7 +17,7 @@ from callbot.config import Config, SpeechSettings
 from callbot.dialog import Prompt
 from callbot.knowledge import Knowledge
 from callbot.prompts import DEFAULT_PROMPTS
-from callbot.tts import PiperVoiceEngine, PromptCache, Voice
+from callbot.tts import PiperVoiceEngine, PromptCache, Voice, render
 from callbot.understanding.normalise import surface_words
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,17 @@ def load_speech(settings: SpeechSettings) -> SpeechEngines:
 
 
 class CachedSpeaker:
-    """Frames for the dialog's prompts, from the on-disk cache (rendered on first use)."""
+    """Frames for the dialog's prompts: static ones from the on-disk cache, dynamic ones streamed."""
 
     def __init__(self, cache: PromptCache):
         self.cache = cache
 
-    def frames(self, prompt: Prompt, rate: int) -> list[Frame]:
+    def frames(self, prompt: Prompt, rate: int) -> Iterator[Frame]:
         if not prompt.text:
-            return [silence(rate)]
-        return self.cache.frames(prompt.text, rate, prompt.speed)
+            return iter([silence(rate)])
+        if prompt.static:
+            return iter(self.cache.frames(prompt.text, rate, prompt.speed))
+        return render(self.cache.voice, prompt.text, rate, prompt.speed)
 
 
 def static_texts(config: Config, knowledge: Knowledge) -> list[str]:

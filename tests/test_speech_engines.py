@@ -245,3 +245,17 @@ def test_simulate_without_models_says_how_to_install_them(tmp_path):
     result = run_callbot("simulate", "--config", str(config), str(FRENCH_AUDIO / "hello-world.wav"), "--out", str(tmp_path))
     assert result.returncode == 3
     assert "scripts/install_models.py" in result.stderr
+
+
+def test_dynamic_prompts_are_streamed_not_cached(engines, tmp_path):
+    from callbot.dialog import Prompt
+    from callbot.speech import CachedSpeaker
+
+    speaker = CachedSpeaker(PromptCache(tmp_path, engines.voice))
+    stream = speaker.frames(Prompt("menu:2026-12-03", "Today: carrots. Then fish.", static=False), 8000)
+    first = next(stream)
+    assert len(first.pcm) == 320
+    assert len(list(stream)) > 20
+    assert not list(tmp_path.glob("*.wav"))
+    list(speaker.frames(Prompt("prompt:x", "Hello there."), 8000))
+    assert len(list(tmp_path.glob("*.wav"))) == 1
