@@ -25,8 +25,8 @@ import numpy as np
 from callbot.asr import FinalTranscript, PartialTranscript, Recognizer, SpeechStarted
 from callbot.audio import FRAME_MS, Frame, join_frames, silence
 from callbot.dialog import (CallerSpeaking, CallStarted, Command, Dialog, Digit, End, Event, Failure, HangUp, Listen,
-                            NoInput, Play, Prompt, Record, RecordingFinished, StopPlayback, Transfer, TransferFailed,
-                            Utterance)
+                            NoInput, Play, Prompt, Record, RecordingFinished, StopPlayback, TimeLimit, Transfer,
+                            TransferFailed, Utterance)
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,13 @@ class CallSession:
 
     def digit(self, digit: str) -> None:
         self._dispatch(Digit(digit))
+
+    def time_limit(self) -> None:
+        """The call has lasted too long: say goodbye and hang up."""
+        if self._recording is not None:
+            self._finish_recording()
+        else:
+            self._dispatch(TimeLimit())
 
     def transfer_failed(self, reason: str) -> None:
         self._waiting_transfer = False

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--transfer", choices=("answered", "busy"), default="answered",
                           help="what happens when the bot transfers the call (default: answered)")
     simulate.set_defaults(run=commands.simulate)
+
+    serve = sub.add_parser("serve", help="answer telephone calls (SIP)")
+    _add_common(serve)
+    serve.set_defaults(run=commands.serve)
     return parser
 
 

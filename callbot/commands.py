@@ -137,3 +137,35 @@ def simulate(args: argparse.Namespace) -> int:
               f"{turn['answer'] or ''} (reply after {turn['response_ms']} ms)")
     print(f"ended: {log['end_reason']}; {args.out}/bot.wav, {args.out}/call.json")
     return EXIT_OK
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Answer calls until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
+    from callbot.messages import MessageSpool
+    from callbot.sip import SipService
+    from callbot.speech import warm
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    loaded, code = _load_for_speech(args)
+    if loaded is None:
+        return code
+    knowledge, engines = loaded
+    config = knowledge.config
+    warm(engines, config, knowledge)
+    spool = MessageSpool(config.messages.spool, config.messages.retention_days)
+    service = SipService(config.sip, lambda: knowledge, engines, spool)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    print(f"callbot: answering calls for {config.commune} on sip:callbot@{config.sip.host}:{config.sip.port} "
+          f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        service.run(until=stop)
+    finally:
+        service.shutdown()
+    return EXIT_OK

@@ -6,6 +6,7 @@ folder can be moved or copied as a whole.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,11 @@ import yaml
 from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech")
+CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages")
+SIP_KEYS = ("listen", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
+            "max_call_seconds", "transfer_timeout_seconds", "overflow", "rtp_ports")
+MESSAGE_KEYS = ("spool", "retention_days")
+CODECS = ("PCMA", "PCMU", "G722")
 SPEECH_KEYS = ("vosk_model", "voice", "cache", "phrase_hints", "end_silence_ms")
 DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
                "messages")
@@ -68,6 +73,38 @@ class SpeechSettings:
     end_silence_ms: int = 800  # silence that ends an utterance
 
 
+@dataclass(frozen=True)
+class SipSettings:
+    host: str = "127.0.0.1"
+    port: int = 5080
+    mode: str = "direct"  # "direct": accept calls from `allow`; "register": an extension of the PBX
+    allow: tuple[str, ...] = ("127.0.0.1",)  # addresses or networks (CIDR) allowed to call in direct mode
+    registrar: str = ""  # sip:pbx.example;transport=udp, in register mode
+    username: str = ""
+    password: str = ""
+    register_seconds: int = 300
+    codecs: tuple[str, ...] = CODECS  # in order of preference
+    max_calls: int = 4  # per process; pjsua2 takes at most 4
+    max_call_seconds: float = 600.0
+    transfer_timeout_seconds: float = 30.0
+    overflow: str | None = None  # a SIP URI to send calls to when full; otherwise 486 Busy Here
+    rtp_port_start: int = 40000
+    rtp_port_count: int = 1000
+
+    def allows(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(entry, strict=False) for entry in self.allow)
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    spool: Path  # voice messages left by callers, with their metadata
+    retention_days: int = 30
+
+
 DEFAULT_VOSK_MODEL = "models/vosk-model-small-fr-0.22"
 DEFAULT_VOICE = "voices/fr_FR-siwis-medium.onnx"
 DEFAULT_CACHE = "cache/prompts"
@@ -84,6 +121,8 @@ class Config:
     prompts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
     dialog: DialogSettings = DialogSettings()
     speech: SpeechSettings | None = None
+    sip: SipSettings = SipSettings()
+    messages: MessageSettings | None = None
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -123,9 +162,12 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     prompts = _prompts(reader, keys.get("prompts"))
     dialog = _dialog(reader, keys.get("dialog"))
     speech = _speech(reader, keys.get("speech"), path.parent)
+    sip = _sip(reader, keys.get("sip"))
+    messages = _messages(reader, keys.get("messages"), path.parent)
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
-    return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech)
+    return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
+                  sip, messages)
 
 
 def require_config(path: Path) -> Config:
@@ -246,4 +288,84 @@ def _speech(r: YamlReader, node: yaml.Node | None, base: Path) -> SpeechSettings
         value = r.number(keys["end_silence_ms"], "`end_silence_ms`", 300, 3000)
         if value is not None:
             settings = replace(settings, end_silence_ms=int(value))
+    return settings
+
+
+def _sip(r: YamlReader, node: yaml.Node | None) -> SipSettings:
+    settings = SipSettings()
+    if node is None:
+        return settings
+    keys = r.mapping(node, "`sip`", SIP_KEYS) or {}
+    values: dict = {}
+    if "listen" in keys:
+        listen = r.text(keys["listen"], "`listen`")
+        host, _, port = (listen or "").rpartition(":")
+        if listen is not None and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+            r.error(keys["listen"], f"`listen` must be ADDRESS:PORT, not `{listen}`", "write it like 0.0.0.0:5060")
+        elif listen is not None:
+            values.update(host=host, port=int(port))
+    if "mode" in keys:
+        mode = r.text(keys["mode"], "`mode`")
+        if mode not in (None, "direct", "register"):
+            r.error(keys["mode"], f"`mode` must be `direct` or `register`, not `{mode}`",
+                    "direct: calls come straight from allowed addresses; register: the bot is an extension of the PBX")
+        elif mode:
+            values["mode"] = mode
+    if "allow" in keys:
+        allowed = []
+        for entry, item in r.text_list(keys["allow"], "`allow`") or ():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+                allowed.append(entry)
+            except ValueError:
+                r.error(item, f"`{entry}` is not an IP address or network", "write it like 192.0.2.10 or 192.0.2.0/24")
+        values["allow"] = tuple(allowed)
+    for key in ("registrar", "username", "password"):
+        if key in keys:
+            values[key] = r.text(keys[key], f"`{key}`") or ""
+    if values.get("registrar") and not values["registrar"].startswith("sip:"):
+        r.error(keys["registrar"], "`registrar` must be a SIP URI", "write it like sip:192.0.2.1 or sip:pbx.mairie.local")
+    if values.get("mode") == "register":
+        for key in ("registrar", "username", "password"):
+            if not values.get(key):
+                r.error(node, f"`sip: mode: register` needs `{key}`", f"add `{key}:` under `sip:`")
+    for key, low, high in (("register_seconds", 60, 3600), ("max_calls", 1, 4), ("max_call_seconds", 30, 7200),
+                           ("transfer_timeout_seconds", 5, 120)):
+        if key in keys:
+            value = r.number(keys[key], f"`{key}`", low, high)
+            if value is not None:
+                values[key] = int(value) if key in ("register_seconds", "max_calls") else value
+    if "codecs" in keys:
+        codecs = [c.upper() for c, _ in r.text_list(keys["codecs"], "`codecs`") or ()]
+        unknown = [c for c in codecs if c not in CODECS]
+        if unknown or not codecs:
+            r.error(keys["codecs"], f"unknown codec `{unknown[0]}`" if unknown else "`codecs` is empty",
+                    f"use some of {', '.join(CODECS)}")
+        else:
+            values["codecs"] = tuple(codecs)
+    if "overflow" in keys:
+        overflow = r.text(keys["overflow"], "`overflow`")
+        if overflow and not overflow.startswith("sip:"):
+            r.error(keys["overflow"], "`overflow` must be a SIP URI", "write it like sip:standard@192.0.2.10")
+        else:
+            values["overflow"] = overflow
+    if "rtp_ports" in keys:
+        text = r.text(keys["rtp_ports"], "`rtp_ports`") or ""
+        low, _, high = text.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
+            r.error(keys["rtp_ports"], f"`rtp_ports` must be a range like 40000-40999, not `{text}`",
+                    "give the first and last UDP port for audio")
+        else:
+            values.update(rtp_port_start=int(low), rtp_port_count=int(high) - int(low) + 1)
+    return replace(settings, **values)
+
+
+def _messages(r: YamlReader, node: yaml.Node | None, base: Path) -> MessageSettings:
+    keys = (r.mapping(node, "`messages`", MESSAGE_KEYS) or {}) if node is not None else {}
+    spool = r.text(keys["spool"], "`spool`") if "spool" in keys else None
+    settings = MessageSettings((base / (spool or "spool/messages")).resolve())
+    if "retention_days" in keys:
+        days = r.number(keys["retention_days"], "`retention_days`", 1, 365)
+        if days is not None:
+            settings = replace(settings, retention_days=int(days))
     return settings

@@ -89,7 +89,13 @@ class HangUp:
     pass
 
 
-Event = CallStarted | Utterance | CallerSpeaking | NoInput | Digit | TransferFailed | RecordingFinished | Failure | HangUp
+@dataclass(frozen=True)
+class TimeLimit:
+    """The call reached the maximum duration."""
+
+
+Event = (CallStarted | Utterance | CallerSpeaking | NoInput | Digit | TransferFailed | RecordingFinished | Failure
+         | HangUp | TimeLimit)
 
 
 # -- commands ----------------------------------------------------------------
@@ -131,7 +137,7 @@ class Record:
 
 @dataclass(frozen=True)
 class End:
-    reason: str  # "goodbye", "hangup", "transferred", "message", "nobody_available", "error"
+    reason: str  # "goodbye", "hangup", "transferred", "message", "nobody_available", "error", "time_limit"
 
 
 Command = Play | StopPlayback | Listen | Transfer | Record | End
@@ -179,6 +185,8 @@ class Dialog:
             return self._end("hangup", say=None)
         if isinstance(event, Failure):
             return self._on_failure()
+        if isinstance(event, TimeLimit):
+            return [StopPlayback(), *self._end("time_limit", say="goodbye")]
         handler = {
             CallStarted: self._on_start, Utterance: self._on_utterance, CallerSpeaking: self._on_speaking,
             NoInput: self._on_no_input, Digit: self._on_digit, TransferFailed: self._on_transfer_failed,

@@ -206,3 +206,8 @@ def test_every_prompt_is_french_and_polite(dialog):
         words = set(text.lower().replace("'", " ").replace(",", " ").replace(".", " ").split())
         assert not words & {"tu", "toi", "ton", "ta", "tes"}, key
         assert text[0].isupper() and text.rstrip()[-1] in ".?!»", key
+
+
+def test_time_limit_says_goodbye(dialog):
+    from callbot.dialog import TimeLimit
+    assert call(dialog, CallStarted(), TimeLimit())[1] == ["StopPlayback", "prompt:goodbye", "end:time_limit"]
