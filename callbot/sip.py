@@ -445,12 +445,7 @@ def _call_class():
         def release(self) -> None:
             """Disconnect and drop the media port (on the SIP thread)."""
             self.worker.stopping.set()
-            if self.port is not None and self.remote_media is not None:
-                try:
-                    self.remote_media.stopTransmit(self.port)
-                    self.port.stopTransmit(self.remote_media)
-                except Exception:
-                    pass
+            # the call's media is already gone with the call: dropping the port removes it from the bridge
             self.port = None
             self.remote_media = None
             stats = self.worker.stats

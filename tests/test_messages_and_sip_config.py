@@ -1,0 +1,107 @@
+"""Voice message spool, SIP settings and admission rules (no network)."""
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from callbot.config import SipSettings
+from callbot.knowledge import load_knowledge
+from callbot.messages import MessageSpool
+from callbot.sip import SipService, caller_number, mask_number
+from conftest import MINIMAL_CONFIG
+
+
+def test_a_message_is_stored_with_its_metadata(tmp_path):
+    spool = MessageSpool(tmp_path / "spool")
+    samples = (1000 * np.sin(np.arange(8000 * 3) / 5)).astype("<i2")
+    when = datetime(2026, 11, 26, 21, 5, tzinfo=timezone.utc)
+    path = spool.store(samples, 8000, "bonjour c est madame martin", "0612345678", "abcd1234", now=when)
+    metadata = json.loads(path.read_text("utf-8"))
+    assert metadata == {"received": "2026-11-26T21:05:00+00:00", "caller": "0612345678", "seconds": 3.0,
+                        "transcript": "bonjour c est madame martin", "audio": "20261126T210500Z-abcd1234.wav",
+                        "call_id": "abcd1234"}
+    assert (tmp_path / "spool" / metadata["audio"]).stat().st_size > 3 * 8000 * 2
+    assert not list((tmp_path / "spool").glob("*.part"))
+    assert spool.messages() == [metadata]
+
+
+def test_messages_older_than_the_retention_are_deleted(tmp_path):
+    spool = MessageSpool(tmp_path, retention_days=30)
+    old = spool.store(np.zeros(800, "<i2"), 8000, "ancien", "0100000000", "old")
+    new = spool.store(np.zeros(800, "<i2"), 8000, "récent", "0100000001", "new")
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    assert spool.purge() == 1
+    assert not old.exists() and not old.with_suffix(".wav").exists()
+    assert new.exists()
+
+
+@pytest.mark.parametrize("uri, number", [
+    ('"Mme Martin" <sip:0612345678@192.0.2.1>', "0612345678"),
+    ("<sip:+33612345678@pbx.local;user=phone>", "+33612345678"),
+    ("sip:caller@127.0.0.1:5062", "caller"),
+])
+def test_caller_number_is_the_user_part(uri, number):
+    assert caller_number(uri) == number
+
+
+def test_logs_show_only_the_last_two_digits():
+    assert mask_number("0612345678") == "••••••••78"
+    assert mask_number("") == "unknown"
+
+
+def service(**settings) -> SipService:
+    return SipService(SipSettings(**settings), knowledge_source=lambda: None, engines=None, spool=None)
+
+
+def test_direct_mode_refuses_unknown_peers():
+    sip = service(allow=("127.0.0.1", "192.0.2.0/24"))
+    assert sip.admit(1, "127.0.0.1:5062") == (200, None)
+    assert sip.admit(1, "192.0.2.77:5060") == (200, None)
+    assert sip.admit(1, "198.51.100.1:5060") == (403, None)
+    assert sip.admit(1, "[::1]:5060") == (403, None)
+
+
+def test_registered_mode_takes_calls_from_the_pbx_whatever_its_address():
+    assert service(mode="register", allow=()).admit(1, "198.51.100.1:5060") == (200, None)
+
+
+class Busy:
+    finished = False
+
+
+def test_full_line_answers_busy_or_overflows():
+    sip = service(max_calls=2)
+    sip.calls = {1: Busy(), 2: Busy()}
+    assert sip.admit(3, "127.0.0.1:5062") == (486, None)
+    sip = service(max_calls=2, overflow="sip:standard@127.0.0.1:5070")
+    sip.calls = {1: Busy(), 2: Busy()}
+    assert sip.admit(3, "127.0.0.1:5062") == (302, "sip:standard@127.0.0.1:5070")
+
+
+SIP_CASES = [
+    ("sip:\n  listen: 0.0.0.0:5060\n  mode: register\n  registrar: sip:192.0.2.1\n  username: bot\n  password: s3cret\n", None),
+    ("sip:\n  listen: \"5060\"\n", "`listen` must be ADDRESS:PORT"),
+    ("sip:\n  mode: pbx\n", "`mode` must be `direct` or `register`"),
+    ("sip:\n  mode: register\n", "`sip: mode: register` needs `registrar`"),
+    ("sip:\n  allow: [192.0.2.300]\n", "`192.0.2.300` is not an IP address or network"),
+    ("sip:\n  codecs: [PCMA, opus]\n", "unknown codec `OPUS`"),
+    ("sip:\n  max_calls: 8\n", "`max_calls` is 8, outside 1..4"),
+    ("sip:\n  rtp_ports: 40000\n", "`rtp_ports` must be a range like 40000-40999"),
+    ("sip:\n  overflow: 0199001234\n", "`overflow` must be a SIP URI"),
+    ("messages:\n  retention_days: 0\n", "`retention_days` is 0, outside 1..365"),
+]
+
+
+@pytest.mark.parametrize("extra, error", SIP_CASES)
+def test_sip_settings_are_validated(make_config, extra, error):
+    knowledge, diagnostics = load_knowledge(make_config(MINIMAL_CONFIG + extra))
+    errors = [str(d) for d in diagnostics if d.severity == "error"]
+    if error is None:
+        assert errors == [] and knowledge.config.sip.mode == "register" and knowledge.config.sip.port == 5060
+    else:
+        assert any(error in e for e in errors), errors
