@@ -34,8 +34,8 @@ DEFAULT_CONFIG_PATHS = (Path("callbot.yaml"), Path("/etc/callbot/callbot.yaml"))
 CONFIG_ENV = "CALLBOT_CONFIG"
 EXAMPLE_CONFIG = Path(__file__).parent / "example" / "callbot.yaml"
 
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_MARGIN = 0.08
+DEFAULT_THRESHOLD = 0.55
+DEFAULT_MARGIN = 0.03
 
 
 @dataclass(frozen=True)

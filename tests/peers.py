@@ -18,7 +18,19 @@ Quirks measured with the Debian 12 packages (baresip 1.0.0, Kamailio 5.6.3, SIPp
   newest file and tests leave a second between calls whose audio they inspect.
 * When the ``aufile`` WAV ends, baresip hangs the call up: pad the WAV (:func:`pad_wav`) to
   longer than the call must last.
-* ``answermode=auto`` answers straight away; ``manual`` needs the ``accept`` command.
+* ``answermode=auto`` answers straight away and then emits no CALL_INCOMING event (only
+  CALL_REMOTE_SDP, CALL_LOCAL_SDP, CALL_ESTABLISHED); ``manual`` emits CALL_INCOMING and needs
+  the ``accept`` command.
+* Events are only sent to a ctrl_tcp client connected at that moment, never replayed.  An
+  account from the ``accounts`` file registers before we can connect and its REGISTER_OK is
+  lost, so registering accounts are created with the ``uanew`` command after connecting.
+* A keypad key (RFC 4733) arrives as CALL_DTMF_START with ``param`` = the key, then
+  CALL_DTMF_END without ``param``.  A refused REGISTER gives REGISTER_FAIL with ``param`` =
+  the SIP status (e.g. ``403 Forbidden``); a refused INVITE gives CALL_CLOSED with the status.
+* After SIPp's BYE is answered, baresip's CALL_CLOSED can come a moment later: wait for it
+  (:meth:`Phone.wait_count`) rather than counting events right away.
+* Kamailio refuses an empty ``event_route`` block, and needs ``-Y`` (runtime dir) to run
+  unprivileged; ``-DD -E`` keeps it in the foreground logging to stderr (our log file).
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ import soundfile as sf
 
 HOST = "127.0.0.1"
 G711_RATE = 8000
+BARESIP_MODULES = Path("/usr/lib/baresip/modules")  # Debian's baresip-core
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +240,7 @@ audio_alert alsa,null
 audio_source aufile,{Path(source).resolve()}
 rtp_ports {rtp_base}-{rtp_base + 19}
 rtp_timeout 0
-module_path /usr/lib/baresip/modules
+module_path {BARESIP_MODULES}
 {modules}
 snd_path {self.record_dir}
 module_app account.so
@@ -257,6 +270,10 @@ ctrl_tcp_listen {HOST}:{self.ctrl_port}
     def start(self, timeout: float = 10.0) -> "Phone":
         """Start baresip and connect to its control socket."""
         binary = require_program("baresip")
+        missing = [m for m in (*self.MODULES, "account.so", "contact.so", "ctrl_tcp.so")
+                   if not (BARESIP_MODULES / m).is_file()]
+        if missing:
+            raise RuntimeError(f"baresip modules missing from {BARESIP_MODULES}: {missing}")
         self._write_config()
         log = open(self.log_path, "wb")
         self._proc = subprocess.Popen([binary, "-f", str(self.dir)], stdin=subprocess.DEVNULL,
@@ -418,6 +435,20 @@ ctrl_tcp_listen {HOST}:{self.ctrl_port}
                         + _tail(self.log_path))
                 self._cond.wait(min(left, 0.2))
 
+    def wait_count(self, event_type: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until `count` events of `event_type` have arrived (e.g. CALL_CLOSED of N calls)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [e for e in self.events if e.get("type") == event_type]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._proc is not None and self._proc.poll() is not None):
+                    raise TimeoutError(f"baresip {self.name}: {len(found)}/{count} {event_type} "
+                                       f"within {timeout} s; events: {self.event_types()}")
+                self._cond.wait(min(left, 0.2))
+
     def event_types(self) -> list[str]:
         """Types of every event received so far, in order."""
         with self._cond:
@@ -471,6 +502,34 @@ ctrl_tcp_listen {HOST}:{self.ctrl_port}
 
 # --------------------------------------------------------------------------------------------
 # Kamailio
+
+
+def sip_request(port: int, method: str, user: str | None = None, timeout: float = 1.0) -> str | None:
+    """Send one bodiless SIP request over UDP to 127.0.0.1:`port`; return the first final
+    reply (status >= 200) as text, or None on timeout.  For probes, not for calls."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        local = sock.getsockname()[1]
+        call_id = uuid.uuid4().hex
+        target = f"{user}@" if user else ""
+        to = f"sip:{target}{HOST}:{port}"
+        request = (
+            f"{method} {to} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{local};branch=z9hG4bK{call_id[:12]};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:probe@{HOST}>;tag={call_id[:8]}\r\n"
+            f"To: <{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\n"
+            f"Contact: <sip:probe@{HOST}:{local}>\r\nContent-Length: 0\r\n\r\n").encode()
+        sock.sendto(request, (HOST, port))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                reply = sock.recv(65536).decode(errors="replace")
+            except socket.timeout:
+                return None
+            if not reply.startswith("SIP/2.0 1"):  # skip 100 Trying / 180 Ringing
+                return reply
+        return None
 
 _KAMAILIO_CFG = """\
 #!KAMAILIO
@@ -599,7 +658,9 @@ class Pbx:
     def __init__(self, workdir: Path, users: dict[str, str]) -> None:
         for user, password in users.items():
             # The names and passwords are written into kamailio.cfg: keep them plain.
-            if not re.fullmatch(r"[A-Za-z0-9_.-]+", user) or not re.fullmatch(r"[^\"\\\s]+", password):
+            # (They also go into baresip account lines, where ';' '>' would break the syntax.)
+            if not (re.fullmatch(r"[A-Za-z0-9_.-]+", user)
+                    and re.fullmatch(r"[A-Za-z0-9_.@%+=-]+", password)):
                 raise ValueError(f"unsupported user/password: {user!r}")
         self.dir = Path(workdir) / f"kamailio-{uuid.uuid4().hex[:6]}"
         self.run_dir = self.dir / "run"
@@ -645,24 +706,13 @@ class Pbx:
         return self
 
     def _answers_options(self) -> bool:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind((HOST, 0))
-            sock.settimeout(0.3)
-            local = sock.getsockname()[1]
-            call_id = uuid.uuid4().hex
-            request = (
-                f"OPTIONS sip:{HOST}:{self.port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {HOST}:{local};branch=z9hG4bK{call_id[:12]};rport\r\n"
-                f"Max-Forwards: 70\r\nFrom: <sip:probe@{HOST}>;tag={call_id[:8]}\r\n"
-                f"To: <sip:{HOST}:{self.port}>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\n"
-                f"Content-Length: 0\r\n\r\n").encode()
-            sock.sendto(request, (HOST, self.port))
-            try:
-                reply = sock.recv(4096)
-            except OSError:  # timeout, or ICMP port unreachable while it starts
-                time.sleep(0.1)
-                return False
-            return reply.startswith(b"SIP/2.0 200")
+        try:
+            reply = sip_request(self.port, "OPTIONS", timeout=0.3)
+        except OSError:  # ICMP port unreachable while it starts
+            reply = None
+        if reply is None:
+            time.sleep(0.1)
+        return reply is not None and reply.startswith("SIP/2.0 200")
 
     def stop(self) -> None:
         """Stop Kamailio and all its children."""

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.peers import (HOST, Pbx, Phone, free_port, pad_wav, require_program, rms,
-                         run_sipp, sipp_scenario, tone_wav)
+from tests.peers import (HOST, Pbx, Phone, pad_wav, require_program, rms,
+                         run_sipp, sip_request, sipp_scenario, tone_wav)
 
 FRENCH_AUDIO = Path("/work/shared/models/test-audio-fr/agent-pass.wav")
 CALL_SECONDS = 3.0
@@ -41,7 +41,6 @@ def best_correlation(heard: np.ndarray, said: np.ndarray) -> float:
 def test_programs_are_installed() -> None:
     for program in ("baresip", "kamailio", "sipp"):
         require_program(program)  # raises with an install hint when missing
-    assert free_port("udp") != free_port("udp") or True  # smoke: the helper returns a port
 
 
 def test_two_phones_talk_and_the_callee_hears_the_caller(tmp_path: Path, caller_wav: Path) -> None:
@@ -63,7 +62,7 @@ def test_two_phones_talk_and_the_callee_hears_the_caller(tmp_path: Path, caller_
     assert CALL_SECONDS - 1.0 < duration < CALL_SECONDS + 1.5, duration
     assert rms(heard_path) > 0.01, "the callee heard silence"
     # The caller's own audio, not noise: the waveform survives G.711 up to a delay.
-    assert best_correlation(heard, said[: len(heard) + rate]) > 0.5
+    assert best_correlation(heard, said[: len(heard) + rate]) > 0.8
 
 
 def test_keypad_digit_reaches_the_callee(tmp_path: Path) -> None:
@@ -112,9 +111,17 @@ def test_pbx_registers_with_digest_auth_and_forks_calls(tmp_path: Path) -> None:
             caller.dial(pbx.uri_of("nobody"))
             assert "404" in caller.wait_for("CALL_CLOSED", 5, since=mark)["param"]
 
-        log = pbx.log_text()
-        assert "auth result -2" in log  # the wrong password was refused by digest auth
-        # REGISTERs were challenged: no phone registered without credentials.
+        assert "auth result -2" in pbx.log_text()  # the wrong password failed digest auth
+
+
+def test_pbx_challenges_register_but_not_invite(tmp_path: Path) -> None:
+    with Pbx(tmp_path, {"agent": "s3cret"}) as pbx:
+        register = sip_request(pbx.port, "REGISTER", "agent")
+        assert register is not None and register.startswith("SIP/2.0 401"), register
+        assert "WWW-Authenticate: Digest" in register
+        # An INVITE from 127.0.0.1 is routed, not challenged: nobody registered, hence 404.
+        invite = sip_request(pbx.port, "INVITE", "agent")
+        assert invite is not None and invite.startswith("SIP/2.0 404"), invite
 
 
 def test_sipp_uac_calls_an_auto_answering_phone(tmp_path: Path) -> None:
@@ -124,6 +131,6 @@ def test_sipp_uac_calls_an_auto_answering_phone(tmp_path: Path) -> None:
                           timeout=30, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         assert "Successful call" in result.stdout
-        bot.wait_for("CALL_CLOSED", 5)
+        # SIPp is done once its BYE is answered; baresip's CALL_CLOSED may come a moment later.
+        assert len(bot.wait_count("CALL_CLOSED", 2, 5)) == 2
         assert bot.event_types().count("CALL_ESTABLISHED") == 2
-        assert bot.event_types().count("CALL_CLOSED") == 2

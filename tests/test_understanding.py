@@ -13,7 +13,8 @@ CORPUS = Path(__file__).parent / "corpus"
 FLOORS = {
     # corpus: (correct in scope, off-topic not answered, wrong answers at most)
     "dev.tsv": (0.96, 0.97, 0.01),
-    "test.tsv": (0.86, 0.93, 0.03),
+    "dev2.tsv": (0.93, 0.97, 0.015),
+    "test.tsv": (0.87, 0.93, 0.025),
 }
 
 
