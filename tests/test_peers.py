@@ -16,7 +16,7 @@ import soundfile as sf
 from tests.peers import (HOST, Pbx, Phone, pad_wav, require_program, rms,
                          run_sipp, sip_request, sipp_scenario, tone_wav)
 
-FRENCH_AUDIO = Path("/work/shared/models/test-audio-fr/agent-pass.wav")
+FRENCH_AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "models" / "test-audio-fr" / "agent-pass.wav"
 CALL_SECONDS = 3.0
 
 
@@ -26,8 +26,8 @@ def caller_wav(tmp_path: Path) -> Path:
 
     Padding matters: baresip hangs up when its aufile source reaches the end of the WAV.
     """
-    source = FRENCH_AUDIO if FRENCH_AUDIO.is_file() else tone_wav(tmp_path / "tone.wav", 3.0)
-    return pad_wav(source, tmp_path / "caller.wav", 6.0)
+    assert FRENCH_AUDIO.is_file(), f"missing French test recording {FRENCH_AUDIO} (shared/models/test-audio-fr)"
+    return pad_wav(FRENCH_AUDIO, tmp_path / "caller.wav", 6.0)
 
 
 def best_correlation(heard: np.ndarray, said: np.ndarray) -> float:

