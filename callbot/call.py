@@ -271,6 +271,7 @@ class CallSession:
             if isinstance(command, Play):
                 self._playback = _Playback(command.prompt, iter(self.speaker.frames(command.prompt, self.rate)))
                 self.played.append((self.now_ms, command.prompt.key))
+                log.info("call %s: says %s", self.call_id, command.prompt.key)
             elif isinstance(command, Listen):
                 self._no_input_deadline = self.now_ms + int(command.timeout_s * 1000)
             elif isinstance(command, Transfer):
@@ -278,6 +279,7 @@ class CallSession:
                 self.control.transfer(command.target)
             elif isinstance(command, Record):
                 self._recording = _Recording(int(command.max_seconds * 1000))
+                log.info("call %s: recording a message", self.call_id)
                 self._playback = _Playback(Prompt("beep", ""), iter(beep(self.rate)))
                 self.played.append((self.now_ms, "beep"))
             elif isinstance(command, End):

@@ -127,9 +127,12 @@ def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int)
         worker.outbox.put(bytes(samples_per_frame(rate) * 2))
     session.start()
     clock_ms = 0
-    while not worker.stopping.is_set():
+    while True:
+        stopping = worker.stopping.is_set()  # read first: what was posted before the stop is run below
         while not worker.control.empty():
             worker.control.get_nowait()(session)
+        if stopping:
+            return
         try:
             pcm = worker.inbox.get(timeout=WORKER_IDLE_TICK_S)
             frame_in = Frame(pcm, rate, clock_ms)
