@@ -146,7 +146,7 @@ def serve(args: argparse.Namespace) -> int:
     import threading
 
     from callbot.messages import MessageSpool
-    from callbot.sip import SipService
+    from callbot.sip import SipService, call_rates
     from callbot.speech import warm
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -155,7 +155,7 @@ def serve(args: argparse.Namespace) -> int:
         return code
     knowledge, engines = loaded
     config = knowledge.config
-    warm(engines, config, knowledge)
+    warm(engines, config, knowledge, call_rates(config.sip.codecs))
     spool = MessageSpool(config.messages.spool, config.messages.retention_days)
     service = SipService(config.sip, lambda: knowledge, engines, spool)
     stop = threading.Event()

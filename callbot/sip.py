@@ -462,6 +462,11 @@ class BotCall:
         return _call_class()(account, call_id, service)
 
 
+def call_rates(codecs: tuple[str, ...]) -> tuple[int, ...]:
+    """The audio rates calls will use with these codecs: 16 kHz for G.722, 8 kHz for G.711."""
+    return tuple(sorted({16000 if codec == "G722" else 8000 for codec in codecs}))
+
+
 def caller_number(remote_uri: str) -> str:
     """The user part of `"Name" <sip:0612345678@host>`."""
     inside = remote_uri.split("<", 1)[-1].split(">", 1)[0]

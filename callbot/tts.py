@@ -22,7 +22,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from callbot.asr import ModelMissing, INSTALL_HINT
-from callbot.audio import Frame, join_frames, read_wav, resample, to_frames, write_wav
+from callbot.audio import Frame, read_wav, resample, to_frames, write_wav
 from callbot.speech_text import spoken_french
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,27 @@ class PromptCache:
         return self.folder / f"{self.key(text, speed, rate)}.wav"
 
     def frames(self, text: str, rate: int, speed: float = 1.0) -> list[Frame]:
-        """The text's frames, rendered and stored on first use."""
+        """The text's frames at `rate`, rendered and stored on first use.
+
+        The voice's own rendering is kept too, so another call rate (G.722's
+        16 kHz after G.711's 8 kHz) costs a resampling, not a second synthesis.
+        """
         path = self.path(text, speed, rate)
         if path.is_file():
-            samples, _ = read_wav(path)
-            return list(to_frames(samples, rate))
-        frames = list(render(self.voice, text, rate, speed))
-        self._store(path, join_frames(frames), rate)
-        return frames
+            return list(to_frames(read_wav(path)[0], rate))
+        native = self._native(text, speed)
+        samples = resample(native, self.voice.native_rate, rate)
+        self._store(path, samples, rate)
+        return list(to_frames(samples, rate))
+
+    def _native(self, text: str, speed: float) -> np.ndarray:
+        path = self.path(text, speed, self.voice.native_rate)
+        if path.is_file():
+            return read_wav(path)[0]
+        sentences = list(self.voice.synthesize(spoken_french(text), speed))
+        samples = np.concatenate(sentences) if sentences else np.zeros(0, dtype="<i2")
+        self._store(path, samples, self.voice.native_rate)
+        return samples
 
     def warm(self, texts: list[str], rates: tuple[int, ...], speed: float = 1.0) -> int:
         """Render every text not yet cached; returns how many were rendered."""

@@ -96,11 +96,16 @@ def speech_section(cache: Path) -> str:
 
 @pytest.fixture(scope="session")
 def speech_config(tmp_path_factory, prompt_cache_dir) -> Path:
+    """The example configuration, on the test models and the shared prompt cache."""
+    import yaml
+
     folder = tmp_path_factory.mktemp("speech")
-    example = (REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8")
-    example = example.replace("answers: answers", f"answers: {REPO / 'callbot' / 'example' / 'answers'}")
+    config = yaml.safe_load((REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8"))
+    config["answers"] = str(REPO / "callbot" / "example" / "answers")
+    config["speech"] = yaml.safe_load(speech_section(prompt_cache_dir))["speech"]
+    config["messages"] = {"spool": str(folder / "messages")}
     path = folder / "callbot.yaml"
-    path.write_text(example + speech_section(prompt_cache_dir), encoding="utf-8")
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 

@@ -232,4 +232,21 @@ def test_dynamic_prompts_are_streamed_not_cached(engines, tmp_path):
     assert len(list(stream)) > 20
     assert not list(tmp_path.glob("*.wav"))
     list(speaker.frames(Prompt("prompt:x", "Hello there."), 8000))
-    assert len(list(tmp_path.glob("*.wav"))) == 1
+    assert len(list(tmp_path.glob("*.wav"))) == 2  # the voice's own rendering, and the call rate's
+
+
+def test_a_second_call_rate_costs_no_second_synthesis(engines, tmp_path):
+    calls = []
+
+    class Counting:
+        identity, native_rate = engines.voice.identity, engines.voice.native_rate
+
+        def synthesize(self, text, speed):
+            calls.append(text)
+            return engines.voice.synthesize(text, speed)
+
+    cache = PromptCache(tmp_path, Counting())
+    narrow = cache.frames("Good afternoon.", 8000)
+    wide = cache.frames("Good afternoon.", 16000)
+    assert len(calls) == 1
+    assert len(wide[0].pcm) == 640 and abs(len(wide) - len(narrow)) <= 1
