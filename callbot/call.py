@@ -204,6 +204,9 @@ class CallSession:
                 turn.runner_up, turn.runner_up_score = decision.runner_up, decision.runner_up_score
         self._turn_waiting_reply = turn
         self._turn_ready_at = decoded
+        # what the caller said is personal data: only its outcome goes to the log
+        log.info("call %s: turn %d -> %s %s (%.2f)", self.call_id, len(self.turns), turn.action, turn.answer or "",
+                 turn.score or 0.0)
 
     def _record(self, frame: Frame) -> None:
         recording = self._recording

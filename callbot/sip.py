@@ -173,8 +173,10 @@ class SipService:
         config.uaConfig.mainThreadOnly = True  # every SIP callback on this thread, inside libHandleEvents
         config.uaConfig.maxCalls = min(self.settings.max_calls, PJSUA_MAX_CALLS)
         config.uaConfig.userAgent = "callbot"
-        config.medConfig.clockRate = 16000
-        config.medConfig.sndClockRate = 16000
+        # the bridge runs at the highest call rate, so G.711 calls are not resampled when G.722 is off
+        bridge_rate = max(call_rates(self.settings.codecs))
+        config.medConfig.clockRate = bridge_rate
+        config.medConfig.sndClockRate = bridge_rate
         config.medConfig.noVad = True  # the recogniser needs the caller's silence as well as speech
         config.logConfig.level = 3
         config.logConfig.consoleLevel = 2

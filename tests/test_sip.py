@@ -31,7 +31,8 @@ COMMUNE = "Testville"
 class Bot:
     """`callbot serve` as a subprocess, with its log."""
 
-    def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = ""):
+    def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = "",
+                 answers: Path = REPO / "callbot" / "example" / "answers"):
         self.port = free_port("udp")
         rtp = free_port("udp")
         rtp = min(rtp - rtp % 2, 60000)
@@ -40,7 +41,7 @@ class Bot:
         targets = {"astreinte": "sip:astreinte@127.0.0.1:9", **targets}
         target_lines = "".join(f"    {name}:\n      uri: {uri}\n      description: {name}\n" for name, uri in targets.items())
         self.config.write_text(
-            f"commune: {COMMUNE}\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
+            f"commune: {COMMUNE}\nanswers: {answers}\n"
             f"transfer:\n  reception: accueil\n  targets:\n{target_lines}"
             + SHORT_PROMPTS + speech_section(cache)
             + f"sip:\n  listen: 127.0.0.1:{self.port}\n  codecs: [PCMA, PCMU]\n  rtp_ports: {rtp}-{rtp + 99}\n"
@@ -119,11 +120,7 @@ def rendered(prompt_cache_dir, tmp_path_factory):
 
 def speech_wav(path: Path, seconds_before: float, total: float) -> Path:
     """A caller who says something after `seconds_before` of silence, then waits."""
-    speech, rate = sf.read(str(FRENCH_AUDIO / "agent-pass.wav"), dtype="float32")
-    lead = np.zeros(int(seconds_before * rate), np.float32)
-    tail = np.zeros(max(int(total * rate) - len(lead) - len(speech), 0), np.float32)
-    sf.write(str(path), np.concatenate([lead, speech, tail]), rate, subtype="PCM_16")
-    return path
+    return speech_wav_from(FRENCH_AUDIO / "agent-pass.wav", path, seconds_before, total)
 
 
 def test_caller_hears_the_greeting(tmp_path, prompt_cache_dir, rendered):
@@ -226,3 +223,59 @@ def test_registers_to_the_pbx_and_answers_calls_through_it(tmp_path, prompt_cach
             caller.hang_up()
             heard = sf.read(str(caller.heard()), dtype="float32")[0]
     assert best_match(heard, g711_round_trip(rendered("greeting"), tmp_path / "ref.wav")) > 0.9
+
+
+def test_caller_hears_the_answer_to_the_question_asked(tmp_path, prompt_cache_dir, rendered, engines):
+    """Speech in, understanding, speech out, through the telephone line.
+
+    The test recogniser is Korean, so it cannot understand French: the sheet's question is made of
+    what it transcribes of a French recording (offline, after the G.711 round trip, with a few
+    lead-in lengths, since the decoder is sensitive to where speech starts), and the threshold is
+    low. The caller must hear that answer's audio, and not the other answer's.
+    """
+    from callbot.audio import read_wav, to_frames
+    from callbot.asr import FinalTranscript
+
+    question = FRENCH_AUDIO / "vm-goodbye.wav"
+    line_audio = g711_round_trip(read_wav(question, 8000)[0].astype(np.float32) / 32768, tmp_path / "line.wav")
+    transcripts = set()
+    for lead in (2000, 3000, 4000, 6000):
+        recognizer = engines.recognizer(8000, 15)
+        padded = np.concatenate([np.zeros(lead), line_audio, np.zeros(12000)])
+        events = [e for f in to_frames((padded * 32767).astype("<i2"), 8000) for e in recognizer.accept(f)]
+        transcripts.update(e.text for e in events if isinstance(e, FinalTranscript) and e.text)
+    sheets = tmp_path / "answers"
+    sheets.mkdir()
+    questions = "".join(f"      - \"{t}\"\n" for t in sorted(transcripts))
+    (sheets / "test.yaml").write_text(
+        f"answers:\n  - id: heard\n    questions:\n{questions}    answer: Voici la bonne réponse, numéro un.\n"
+        "  - id: other\n    questions: [\"Quels sont les horaires de la mairie ?\"]\n"
+        "    answer: Ceci est une autre réponse, la mauvaise.\n", encoding="utf-8")
+    greeting_s = len(rendered("greeting")) / 8000
+    caller_audio = speech_wav_from(question, tmp_path / "caller.wav", greeting_s + 1.0, 40.0)
+    low_threshold = "understanding:\n  threshold: 0.01\n  margin: 0.0\n"
+    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, answers=sheets,
+             extra=low_threshold) as bot, Phone(tmp_path, "caller", audio_source=caller_audio) as caller:
+        caller.dial(bot.uri)
+        caller.wait_for("CALL_ESTABLISHED", 10)
+        bot.wait_log("says answer:heard", 25)
+        time.sleep(6)
+        caller.hang_up()
+        heard = sf.read(str(caller.heard()), dtype="float32")[0]
+    right = g711_round_trip(rendered_text(bot, "Voici la bonne réponse, numéro un."), tmp_path / "right.wav")
+    wrong = g711_round_trip(rendered_text(bot, "Ceci est une autre réponse, la mauvaise."), tmp_path / "wrong.wav")
+    assert best_match(heard, right) > 0.9
+    assert best_match(heard, wrong) < 0.5
+
+
+def rendered_text(bot: Bot, text: str) -> np.ndarray:
+    engines = load_speech(require_config(bot.config).speech)
+    return join_frames(engines.cache.frames(text, 8000)).astype(np.float32) / 32768
+
+
+def speech_wav_from(source: Path, path: Path, seconds_before: float, total: float) -> Path:
+    speech, rate = sf.read(str(source), dtype="float32")
+    lead = np.zeros(int(seconds_before * rate), np.float32)
+    tail = np.zeros(max(int(total * rate) - len(lead) - len(speech), 0), np.float32)
+    sf.write(str(path), np.concatenate([lead, speech, tail]), rate, subtype="PCM_16")
+    return path
