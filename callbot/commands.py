@@ -156,7 +156,7 @@ def serve(args: argparse.Namespace) -> int:
     knowledge, engines = loaded
     config = knowledge.config
     warm(engines, config, knowledge, call_rates(config.sip.codecs))
-    spool = MessageSpool(config.messages.spool, config.messages.retention_days)
+    spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
     service = SipService(config.sip, lambda: knowledge, engines, spool)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -20,7 +20,8 @@ from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlRea
 CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages")
 SIP_KEYS = ("listen", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
             "max_call_seconds", "transfer_timeout_seconds", "overflow", "rtp_ports")
-MESSAGE_KEYS = ("spool", "retention_days")
+MESSAGE_KEYS = ("spool", "retention_days", "email")
+EMAIL_KEYS = ("host", "port", "sender", "recipients", "starttls", "username", "password")
 CODECS = ("PCMA", "PCMU", "G722")
 SPEECH_KEYS = ("vosk_model", "voice", "cache", "phrase_hints", "end_silence_ms")
 DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
@@ -100,9 +101,23 @@ class SipSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """Where voice messages are sent by e-mail (the mairie's own mail server)."""
+
+    host: str
+    port: int = 25
+    sender: str = "callbot@localhost"
+    recipients: tuple[str, ...] = ()
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
 class MessageSettings:
     spool: Path  # voice messages left by callers, with their metadata
     retention_days: int = 30
+    email: EmailSettings | None = None
 
 
 DEFAULT_VOSK_MODEL = "models/vosk-model-small-fr-0.22"
@@ -368,4 +383,26 @@ def _messages(r: YamlReader, node: yaml.Node | None, base: Path) -> MessageSetti
         days = r.number(keys["retention_days"], "`retention_days`", 1, 365)
         if days is not None:
             settings = replace(settings, retention_days=int(days))
+    if "email" in keys:
+        settings = replace(settings, email=_email(r, keys["email"]))
     return settings
+
+
+def _email(r: YamlReader, node: yaml.Node) -> EmailSettings | None:
+    keys = r.mapping(node, "`email`", EMAIL_KEYS, required=("host", "recipients")) or {}
+    if "host" not in keys or "recipients" not in keys:
+        return None
+    values: dict = {"host": r.text(keys["host"], "`host`") or ""}
+    values["recipients"] = tuple(v for v, _ in r.text_list(keys["recipients"], "`recipients`") or ())
+    for address, item in r.text_list(keys["recipients"], "`recipients`") or ():
+        if "@" not in address:
+            r.error(item, f"`{address}` is not an e-mail address", "write it like accueil@mairie.example")
+    if "port" in keys:
+        port = r.number(keys["port"], "`port`", 1, 65535)
+        values["port"] = int(port) if port is not None else 25
+    for key in ("sender", "username", "password"):
+        if key in keys:
+            values[key] = r.text(keys[key], f"`{key}`") or ""
+    if "starttls" in keys:
+        values["starttls"] = bool(r.boolean(keys["starttls"], "`starttls`"))
+    return EmailSettings(**values)

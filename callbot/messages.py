@@ -21,15 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from callbot.audio import write_wav
+from callbot.config import EmailSettings
 
 log = logging.getLogger(__name__)
 
 
 class MessageSpool:
-    def __init__(self, folder: Path, retention_days: int = 30):
+    def __init__(self, folder: Path, retention_days: int = 30, email: EmailSettings | None = None):
         self.folder = Path(folder)
         self.retention_days = retention_days
+        self.email = email
         self._lock = threading.Lock()
+        self.sending: list[threading.Thread] = []
 
     def store(self, samples: np.ndarray, rate: int, transcript: str, caller: str, call_id: str,
               now: datetime | None = None) -> Path:
@@ -50,6 +53,12 @@ class MessageSpool:
             self._atomic(self.folder / f"{stem}.json",
                          lambda path: path.write_text(json.dumps(metadata, ensure_ascii=False, indent=2), "utf-8"))
         log.info("call %s: message of %.1f s stored", call_id, metadata["seconds"])
+        if self.email is not None:
+            # mail servers can be slow or down: never hold the call's worker for it; the spool keeps the message
+            sender = threading.Thread(target=send_by_email, args=(self.email, metadata, self.folder / f"{stem}.wav"),
+                                      name=f"mail-{call_id}", daemon=True)
+            sender.start()
+            self.sending.append(sender)
         return self.folder / f"{stem}.json"
 
     def messages(self) -> list[dict]:
@@ -75,3 +84,32 @@ class MessageSpool:
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+def send_by_email(settings: EmailSettings, metadata: dict, audio: Path) -> bool:
+    """E-mail one message with its recording attached; failures are logged, the spool keeps the message."""
+    import smtplib
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["Subject"] = f"Message vocal du {metadata['received'][:16].replace('T', ' à ')} ({metadata['caller'] or 'numéro masqué'})"
+    mail["From"] = settings.sender
+    mail["To"] = ", ".join(settings.recipients)
+    mail.set_content(
+        f"Un correspondant a laissé un message sur le répondeur de la mairie.\n\n"
+        f"Reçu le : {metadata['received']}\nNuméro : {metadata['caller'] or 'masqué'}\n"
+        f"Durée : {metadata['seconds']} s\n\nTranscription automatique (peut contenir des erreurs) :\n"
+        f"{metadata['transcript'] or '(rien de reconnu)'}\n")
+    mail.add_attachment(audio.read_bytes(), maintype="audio", subtype="wav", filename=audio.name)
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.username:
+                smtp.login(settings.username, settings.password)
+            smtp.send_message(mail)
+        log.info("call %s: message e-mailed", metadata["call_id"])
+        return True
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("call %s: message not e-mailed (%s); it stays in the spool", metadata["call_id"], exc)
+        return False

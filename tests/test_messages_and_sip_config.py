@@ -94,6 +94,8 @@ SIP_CASES = [
     ("sip:\n  rtp_ports: 40000\n", "`rtp_ports` must be a range like 40000-40999"),
     ("sip:\n  overflow: 0199001234\n", "`overflow` must be a SIP URI"),
     ("messages:\n  retention_days: 0\n", "`retention_days` is 0, outside 1..365"),
+    ("messages:\n  email:\n    host: smtp.mairie.example\n    recipients: [accueil]\n", "`accueil` is not an e-mail address"),
+    ("messages:\n  email:\n    recipients: [a@b.example]\n", "`email`: missing key `host`"),
 ]
 
 
@@ -105,3 +107,63 @@ def test_sip_settings_are_validated(make_config, extra, error):
         assert errors == [] and knowledge.config.sip.mode == "register" and knowledge.config.sip.port == 5060
     else:
         assert any(error in e for e in errors), errors
+
+
+class SmtpSink:
+    """A minimal SMTP server on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self):
+        import socketserver
+        import threading
+
+        self.mails: list[bytes] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 test\r\n")
+                while line := self.rfile.readline():
+                    command = line.strip().upper()
+                    if command.startswith((b"EHLO", b"HELO")):
+                        self.wfile.write(b"250 test\r\n")
+                    elif command == b"DATA":
+                        self.wfile.write(b"354 go\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data += chunk
+                        sink.mails.append(data)
+                        self.wfile.write(b"250 ok\r\n")
+                    elif command == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_messages_are_e_mailed_with_their_recording(tmp_path):
+    from callbot.config import EmailSettings
+
+    sink = SmtpSink()
+    email = EmailSettings("127.0.0.1", sink.port, "callbot@mairie.example", ("accueil@mairie.example",))
+    spool = MessageSpool(tmp_path, email=email)
+    spool.store(np.zeros(8000, "<i2"), 8000, "rappelez moi au zéro six", "0612345678", "mail1")
+    spool.sending[0].join(10)
+    sink.server.shutdown()
+    assert len(sink.mails) == 1
+    mail = sink.mails[0].decode("utf-8", "replace")
+    assert "To: accueil@mairie.example" in mail and "0612345678" in mail
+    assert 'filename="' in mail and "audio/wav" in mail
+
+
+def test_an_unreachable_mail_server_keeps_the_message(tmp_path):
+    from callbot.config import EmailSettings
+    from peers import free_port
+
+    spool = MessageSpool(tmp_path, email=EmailSettings("127.0.0.1", free_port("tcp"), recipients=("a@b.example",)))
+    spool.store(np.zeros(800, "<i2"), 8000, "allô", "0100000000", "nomail")
+    spool.sending[0].join(40)
+    assert len(spool.messages()) == 1
