@@ -162,10 +162,28 @@ def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     service.start()
+    purge = PeriodicTask(3600, lambda: spool.purge())
     print(f"callbot: answering calls for {config.commune} on sip:callbot@{config.sip.host}:{config.sip.port} "
           f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
-        service.run(until=stop)
+        service.run(until=stop, on_tick=purge)
     finally:
         service.shutdown()
     return EXIT_OK
+
+
+class PeriodicTask:
+    """Runs `action` now and then every `period_s` seconds, when called from a loop."""
+
+    def __init__(self, period_s: float, action):
+        import time
+
+        self._clock = time.monotonic
+        self.period_s = period_s
+        self.action = action
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        if self._clock() >= self._next:
+            self._next = self._clock() + self.period_s
+            self.action()
