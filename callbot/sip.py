@@ -43,6 +43,7 @@ EVENT_POLL_MS = 10  # how long libHandleEvents may block: bounds the delay of po
 OUTBOX_PRIMING_FRAMES = 2  # silence queued at the start, to absorb the worker's jitter
 INBOX_LIMIT_FRAMES = 50  # one second: beyond it the worker is stuck, old frames are dropped
 WORKER_IDLE_TICK_S = 0.1  # without audio (hold, lost RTP), the session still advances its clock
+REGISTRATION_REFRESH_S = 30  # a PBX that restarted and forgot us is told again within this time
 
 
 @dataclass
@@ -162,6 +163,8 @@ class SipService:
         self.endpoint = None
         self.account = None
         self.registered = threading.Event()
+        self._next_refresh = 0.0
+        self._started_at: float | None = None
 
     # -- lifecycle (SIP thread) ---------------------------------------------------
     def start(self) -> None:
@@ -191,6 +194,7 @@ class SipService:
         self.endpoint = endpoint
         self.account = BotAccount(self)
         self.account.create(self._account_config())
+        self._started_at = time.monotonic()
         log.info("SIP listening on %s:%d (%s mode)", self.settings.host, self.settings.port, self.settings.mode)
 
     def _set_codecs(self, endpoint) -> None:
@@ -226,11 +230,26 @@ class SipService:
             self._run_posted()
             self._check_transfer_deadlines()
             self._reap_finished_calls()
+            self._refresh_registration()
             if on_tick is not None:
                 on_tick()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _refresh_registration(self) -> None:
+        """Register again every REGISTRATION_REFRESH_S: PBXs that restart may forget their extensions."""
+        if self.settings.mode != "register" or self.account is None:
+            return
+        now = time.monotonic()
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + min(REGISTRATION_REFRESH_S, self.settings.register_seconds / 2)
+        if self._started_at is not None and now - self._started_at > 1:
+            try:
+                self.account.setRegistration(True)
+            except Exception as exc:  # a registration already in progress: the next refresh will do
+                log.info("registration refresh skipped: %s", exc)
 
     def shutdown(self) -> None:
         """Hang up every call, then destroy pjsua2 (every Call and port must be gone first)."""
@@ -408,8 +427,11 @@ def _call_class():
                         self._connect_audio(media.index)
 
         def _connect_audio(self, index: int) -> None:
-            rate = int(self.getStreamInfo(index).codecClockRate) or 8000
-            rate = 16000 if rate >= 16000 else 8000
+            stream = self.getStreamInfo(index)
+            # G.722 announces an 8000 Hz RTP clock (RFC 3551) but carries 16 kHz audio
+            wideband = stream.codecName.upper().startswith("G722") or stream.codecClockRate >= 16000
+            rate = 16000 if wideband else 8000
+            log.info("call %s: codec %s", self.call_id, stream.codecName)
             self.port = CallAudioPort.create(rate, self.worker.inbox, self.worker.outbox, self.worker.stats)
             self.remote_media = self.getAudioMedia(index)
             self.remote_media.startTransmit(self.port)

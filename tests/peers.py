@@ -414,16 +414,18 @@ ctrl_tcp_listen {HOST}:{self.ctrl_port}
 
     # -- events -----------------------------------------------------------------------------
 
-    def wait_for(self, event_type: str, timeout: float = 10.0, *, since: int = 0) -> dict[str, Any]:
-        """First event of `event_type` at index >= `since` in :attr:`events`, waiting for it.
+    def wait_for(self, event_type: str | tuple[str, ...], timeout: float = 10.0, *,
+                 since: int = 0) -> dict[str, Any]:
+        """First event of `event_type` (or of any of several types) at index >= `since`, waiting for it.
 
         Pass ``since=len(phone.events)`` before an action to ignore earlier events.
         """
+        wanted = (event_type,) if isinstance(event_type, str) else event_type
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for event in self.events[since:]:
-                    if event.get("type") == event_type:
+                    if event.get("type") in wanted:
                         return event
                 left = deadline - time.monotonic()
                 dead = self._proc is not None and self._proc.poll() is not None

@@ -32,7 +32,7 @@ class Bot:
     """`callbot serve` as a subprocess, with its log."""
 
     def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = "",
-                 answers: Path = REPO / "callbot" / "example" / "answers"):
+                 answers: Path = REPO / "callbot" / "example" / "answers", codecs: str = "PCMA, PCMU"):
         self.port = free_port("udp")
         rtp = free_port("udp")
         rtp = min(rtp - rtp % 2, 60000)
@@ -44,7 +44,7 @@ class Bot:
             f"commune: {COMMUNE}\nanswers: {answers}\n"
             f"transfer:\n  reception: accueil\n  targets:\n{target_lines}"
             + SHORT_PROMPTS + speech_section(cache)
-            + f"sip:\n  listen: 127.0.0.1:{self.port}\n  codecs: [PCMA, PCMU]\n  rtp_ports: {rtp}-{rtp + 99}\n"
+            + f"sip:\n  listen: 127.0.0.1:{self.port}\n  codecs: [{codecs}]\n  rtp_ports: {rtp}-{rtp + 99}\n"
               f"  transfer_timeout_seconds: 15\n{sip}"
             + f"messages:\n  spool: {self.spool}\n" + extra, encoding="utf-8")
         self.log_path = workdir / "bot.log"
@@ -279,3 +279,42 @@ def speech_wav_from(source: Path, path: Path, seconds_before: float, total: floa
     tail = np.zeros(max(int(total * rate) - len(lead) - len(speech), 0), np.float32)
     sf.write(str(path), np.concatenate([lead, speech, tail]), rate, subtype="PCM_16")
     return path
+
+
+def test_wideband_g722_calls_run_at_16_khz(tmp_path, prompt_cache_dir):
+    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, codecs="G722, PCMA") as bot, \
+            Phone(tmp_path, "caller", audio_source=silence_wav(tmp_path / "quiet16.wav", 60, rate=16000),
+                  codecs=("G722/16000/1",)) as caller:  # baresip needs the rate to find G.722, and a 16 kHz source
+        caller.dial(bot.uri)
+        caller.wait_for("CALL_ESTABLISHED", 10)
+        bot.wait_log("audio at 16000 Hz", 10)
+        time.sleep(3)
+        caller.hang_up()
+        heard = sf.read(str(caller.heard()), dtype="float32")[0]
+    assert np.sqrt(np.mean(heard ** 2)) > 0.01  # the greeting came through
+
+
+def test_registration_recovers_when_the_pbx_restarts(tmp_path, prompt_cache_dir):
+    pbx = Pbx(tmp_path, users={"callbot": "s3cretpw"}).start()
+    try:
+        registration = (f"  mode: register\n  registrar: sip:127.0.0.1:{pbx.port}\n  username: callbot\n"
+                        f"  password: s3cretpw\n")
+        with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, sip=registration) as bot:
+            bot.wait_log("registered to", 15)
+            pbx.stop()  # the PBX restarts and forgets every registration (in-memory location table)
+            time.sleep(1)
+            pbx.start()
+            with Phone(tmp_path, "caller", audio_source=silence_wav(tmp_path / "quiet.wav", 60)) as caller:
+                deadline = time.monotonic() + 45
+                while True:  # until the bot has registered again, the PBX answers 404 for it
+                    since = len(caller.events)
+                    caller.dial(pbx.uri_of("callbot"))
+                    event = caller.wait_for(("CALL_ESTABLISHED", "CALL_CLOSED"), 10, since=since)
+                    if event["type"] == "CALL_ESTABLISHED":
+                        break
+                    assert time.monotonic() < deadline, "the bot did not register again after the PBX restart"
+                    time.sleep(2)
+                caller.hang_up()
+            assert bot.alive
+    finally:
+        pbx.stop()
