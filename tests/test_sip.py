@@ -21,7 +21,6 @@ import soundfile as sf
 
 from callbot.audio import join_frames
 from callbot.config import require_config
-from callbot.speech import load_speech
 from conftest import FRENCH_AUDIO, REPO, SHORT_PROMPTS, speech_section
 from peers import Pbx, Phone, free_port, pad_wav, run_sipp, silence_wav
 
@@ -107,15 +106,18 @@ def best_match(heard: np.ndarray, reference: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def rendered(prompt_cache_dir, tmp_path_factory):
-    """The bot's own 8 kHz rendering of a prompt, from the shared cache."""
+def rendered(engines, tmp_path_factory):
+    """The bot's own 8 kHz rendering of a prompt (with the test's short prompts), from the shared cache."""
     folder = tmp_path_factory.mktemp("sip-render")
     config = folder / "callbot.yaml"
-    config.write_text(f"commune: {COMMUNE}\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
-                      + SHORT_PROMPTS + speech_section(prompt_cache_dir), encoding="utf-8")
-    loaded = require_config(config)
-    engines = load_speech(loaded.speech)
-    return lambda key: join_frames(engines.cache.frames(loaded.prompt(key), 8000)).astype(np.float32) / 32768
+    config.write_text(f"commune: {COMMUNE}\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n" + SHORT_PROMPTS,
+                      encoding="utf-8")
+    prompts = require_config(config)
+    return lambda key: rendered_text(engines, prompts.prompt(key))
+
+
+def rendered_text(engines, text: str) -> np.ndarray:
+    return join_frames(engines.cache.frames(text, 8000)).astype(np.float32) / 32768
 
 
 def speech_wav(path: Path, seconds_before: float, total: float) -> Path:
@@ -262,15 +264,10 @@ def test_caller_hears_the_answer_to_the_question_asked(tmp_path, prompt_cache_di
         time.sleep(6)
         caller.hang_up()
         heard = sf.read(str(caller.heard()), dtype="float32")[0]
-    right = g711_round_trip(rendered_text(bot, "Voici la bonne réponse, numéro un."), tmp_path / "right.wav")
-    wrong = g711_round_trip(rendered_text(bot, "Ceci est une autre réponse, la mauvaise."), tmp_path / "wrong.wav")
+    right = g711_round_trip(rendered_text(engines, "Voici la bonne réponse, numéro un."), tmp_path / "right.wav")
+    wrong = g711_round_trip(rendered_text(engines, "Ceci est une autre réponse, la mauvaise."), tmp_path / "wrong.wav")
     assert best_match(heard, right) > 0.9
     assert best_match(heard, wrong) < 0.5
-
-
-def rendered_text(bot: Bot, text: str) -> np.ndarray:
-    engines = load_speech(require_config(bot.config).speech)
-    return join_frames(engines.cache.frames(text, 8000)).astype(np.float32) / 32768
 
 
 def speech_wav_from(source: Path, path: Path, seconds_before: float, total: float) -> Path:
