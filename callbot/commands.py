@@ -140,13 +140,11 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Answer calls until SIGTERM or Ctrl-C."""
+    """Answer calls until SIGTERM or Ctrl-C; SIGHUP reloads the configuration and the sheets."""
     import logging
-    import signal
-    import threading
 
-    from callbot.messages import MessageSpool
-    from callbot.sip import SipService, call_rates
+    from callbot.service import run_service
+    from callbot.sip import call_rates
     from callbot.speech import warm
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -156,34 +154,7 @@ def serve(args: argparse.Namespace) -> int:
     knowledge, engines = loaded
     config = knowledge.config
     warm(engines, config, knowledge, call_rates(config.sip.codecs))
-    spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
-    service = SipService(config.sip, lambda: knowledge, engines, spool)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    service.start()
-    purge = PeriodicTask(3600, lambda: spool.purge())
     print(f"callbot: answering calls for {config.commune} on sip:callbot@{config.sip.host}:{config.sip.port} "
           f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
-    try:
-        service.run(until=stop, on_tick=purge)
-    finally:
-        service.shutdown()
+    run_service(knowledge, engines, find_config(args.config), _sheets(args))
     return EXIT_OK
-
-
-class PeriodicTask:
-    """Runs `action` now and then every `period_s` seconds, when called from a loop."""
-
-    def __init__(self, period_s: float, action):
-        import time
-
-        self._clock = time.monotonic
-        self.period_s = period_s
-        self.action = action
-        self._next = 0.0
-
-    def __call__(self) -> None:
-        if self._clock() >= self._next:
-            self._next = self._clock() + self.period_s
-            self.action()

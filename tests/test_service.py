@@ -1,0 +1,59 @@
+"""Running as a service: the systemd unit, reload on SIGHUP, readiness and watchdog notifications."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+from peers import free_port, run_sipp
+from test_sip import Bot
+
+
+def test_the_systemd_unit_verifies(tmp_path):
+    unit = (REPO / "systemd" / "callbot.service").read_text(encoding="utf-8")
+    callbot = Path(sys.executable).parent / "callbot"
+    assert "/opt/callbot/.venv/bin/callbot" in unit and callbot.exists()
+    # the unit names the installed path; verify it with this checkout's instead
+    (tmp_path / "callbot.service").write_text(unit.replace("/opt/callbot/.venv/bin/callbot", str(callbot)), "utf-8")
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "callbot.service")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "User=callbot", "ProtectSystem=strict",
+                    "NoNewPrivileges=true", "PrivateTmp=true", "StateDirectory=callbot", "CacheDirectory=callbot",
+                    "ConfigurationDirectory=callbot", "ExecReload=/bin/kill -HUP $MAINPID"):
+        assert setting in unit
+
+
+def test_reload_keeps_the_last_good_sheets_and_takes_the_new_ones(tmp_path, prompt_cache_dir):
+    sheets = tmp_path / "answers"
+    shutil.copytree(REPO / "callbot" / "example" / "answers", sheets)
+    notify = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(notify))
+    listener.settimeout(60)
+    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(notify), "2000000"
+    try:
+        with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, answers=sheets) as bot:
+            messages = {listener.recv(100).decode() for _ in range(2)}
+            assert messages == {"READY=1", "WATCHDOG=1"}
+            (sheets / "mairie.yaml").write_text("answers:\n  - id: cassé\n    questions: [\n", encoding="utf-8")
+            os.kill(bot.process.pid, signal.SIGHUP)
+            bot.wait_log("reload refused", 30)
+            assert "mairie.yaml:4:1: error: YAML syntax" in bot.log_text()  # the precise error is in the log
+            call = run_sipp([f"127.0.0.1:{bot.port}", "-sn", "uac", "-s", "callbot", "-d", "1000", "-m", "1"],
+                            timeout=30, cwd=tmp_path)
+            assert call.returncode == 0 and bot.alive  # still answering with the last good version
+            shutil.copy(REPO / "callbot" / "example" / "answers" / "mairie.yaml", sheets / "mairie.yaml")
+            (sheets / "nouveau.yaml").write_text(
+                "answers:\n  - id: fete_village\n    questions: [\"Quand a lieu la fête du village ?\"]\n"
+                "    answer: La fête du village a lieu le premier dimanche de juillet.\n", encoding="utf-8")
+            os.kill(bot.process.pid, signal.SIGHUP)
+            bot.wait_log("reloaded: 34 answers", 60)
+            assert bot.alive
+    finally:
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+        listener.close()
