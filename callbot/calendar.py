@@ -29,7 +29,7 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -936,7 +936,7 @@ def _decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        return data.decode("cp1252"), "cp1252"  # every byte Excel writes in cp1252 decodes
+        return data.decode("cp1252"), "cp1252"  # Excel on Windows ("CSV (séparateur: point-virgule)")
 
 
 def load_menus(path: Path | str) -> tuple[dict[date, Menu], list[Diagnostic]]:

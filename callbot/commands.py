@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 import sys
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def _as_text(decision: Decision, knowledge: Knowledge) -> str:
     if decision.action == "transfer":
         head += f" -> {decision.target}"
     if decision.answer:
-        head += "\n  " + (knowledge.book.by_id(decision.answer).answer or "")
+        answer = knowledge.book.by_id(decision.answer)
+        dated = knowledge.calendar.sentence(answer.dated, decision.text, datetime.now()) \
+            if answer.dated and knowledge.calendar else None
+        head += "\n  " + (dated or answer.answer or "")
     return head
 
 

@@ -17,7 +17,9 @@ import yaml
 from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages")
+CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
+               "calendar")
+CALENDAR_KEYS = ("hours", "collections", "menus", "school_holidays", "alsace_moselle", "during_office_hours")
 SIP_KEYS = ("listen", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
             "max_call_seconds", "transfer_timeout_seconds", "overflow", "rtp_ports")
 MESSAGE_KEYS = ("spool", "retention_days", "email")
@@ -28,7 +30,7 @@ DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_
                "messages")
 UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
 TRANSFER_KEYS = ("reception", "targets")
-TARGET_KEYS = ("uri", "description")
+TARGET_KEYS = ("uri", "description", "hours")
 
 # Where `callbot` looks when --config is not given, in this order.
 DEFAULT_CONFIG_PATHS = (Path("callbot.yaml"), Path("/etc/callbot/callbot.yaml"))
@@ -46,6 +48,8 @@ class TransferTarget:
     name: str
     uri: str
     description: str
+    hours: str | None = None  # a place of `calendar: hours`: the target takes calls only when it is open
+    hours_location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ class Config:
     speech: SpeechSettings | None = None
     sip: SipSettings = SipSettings()
     messages: MessageSettings | None = None
+    calendar: "CalendarSettings | None" = None
+    during_office_hours: str = "answer"  # or "transfer": straight to the reception while it is open
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -179,10 +185,11 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     speech = _speech(reader, keys.get("speech"), path.parent)
     sip = _sip(reader, keys.get("sip"))
     messages = _messages(reader, keys.get("messages"), path.parent)
+    calendar, office_policy = _calendar(reader, keys.get("calendar"), path.parent)
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
     return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
-                  sip, messages)
+                  sip, messages, calendar, office_policy)
 
 
 def require_config(path: Path) -> Config:
@@ -241,7 +248,9 @@ def _target(r: YamlReader, name_node: yaml.Node, node: yaml.Node) -> TransferTar
         r.error(keys["uri"], f"`uri` of target `{name}` must be a SIP address", "write it like sip:accueil@192.0.2.10")
         return None
     description = r.text(keys["description"], f"`description` of target `{name}`") if "description" in keys else name
-    return TransferTarget(name, uri, description or name) if uri else None
+    hours = r.text(keys["hours"], f"`hours` of target `{name}`") if "hours" in keys else None
+    location = r.location(keys["hours"]) if "hours" in keys else None
+    return TransferTarget(name, uri, description or name, hours, location) if uri else None
 
 
 _PLACEHOLDER = re.compile(r"{([^{}]*)}")
@@ -406,3 +415,28 @@ def _email(r: YamlReader, node: yaml.Node) -> EmailSettings | None:
     if "starttls" in keys:
         values["starttls"] = bool(r.boolean(keys["starttls"], "`starttls`"))
     return EmailSettings(**values)
+
+
+def _calendar(r: YamlReader, node: yaml.Node | None, base: Path):
+    from callbot.dated import CalendarSettings
+
+    if node is None:
+        return None, "answer"
+    keys = r.mapping(node, "`calendar`", CALENDAR_KEYS) or {}
+    paths = {}
+    for key in ("hours", "collections", "menus", "school_holidays"):
+        if key in keys:
+            text = r.text(keys[key], f"`calendar: {key}`")
+            if text is not None:
+                path = (base / text).resolve()
+                if not path.is_file():
+                    r.error(keys[key], f"`calendar: {key}`: file {path} not found", "check the path (relative to callbot.yaml)")
+                paths[key] = path
+    alsace = r.boolean(keys["alsace_moselle"], "`alsace_moselle`") if "alsace_moselle" in keys else False
+    policy = "answer"
+    if "during_office_hours" in keys:
+        policy = r.text(keys["during_office_hours"], "`during_office_hours`") or "answer"
+        if policy not in ("answer", "transfer"):
+            r.error(keys["during_office_hours"], f"`during_office_hours` must be `answer` or `transfer`, not `{policy}`",
+                    "answer: the bot answers first; transfer: callers go straight to the reception while it is open")
+    return CalendarSettings(**paths, alsace_moselle=bool(alsace)), policy

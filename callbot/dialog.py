@@ -20,9 +20,12 @@ Command semantics the runtime follows:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
+from typing import Callable
 
 from callbot.config import Config
+from callbot.dated import MairieCalendar
 from callbot.sheets import TRANSFER, AnswerBook
 from callbot.understanding.control import Control, detect_control
 from callbot.understanding.matcher import ANSWER, Decision, Matcher
@@ -169,6 +172,8 @@ class Dialog:
     config: Config
     book: AnswerBook
     matcher: Matcher
+    calendar: MairieCalendar | None = None
+    clock: Callable[[], datetime] = datetime.now  # local time of the mairie's server; tests pin it
     state: State = State.NOT_STARTED
     turns: list[Turn] = field(default_factory=list)
     end_reason: str | None = None
@@ -199,6 +204,8 @@ class Dialog:
         if self.state is not State.NOT_STARTED:
             return []
         self.state = State.LISTENING
+        if self.config.during_office_hours == "transfer" and self._reception_open():
+            return [self._play("greeting"), *self._transfer(self.config.reception)]
         return [self._play("greeting"), self._listen()]
 
     def _on_speaking(self, event: CallerSpeaking) -> list[Command]:
@@ -243,7 +250,11 @@ class Dialog:
             return self._transfer(decision.target)
         answer = self.book.by_id(decision.answer)
         commands: list[Command] = []
-        if answer.answer:
+        dated = self._dated_sentence(answer, decision.text)
+        if dated:
+            self._last_answer = Prompt(f"dated:{answer.id}", dated, static=False)
+            commands.append(Play(self._last_answer))
+        elif answer.answer:
             self._last_answer = Prompt(f"answer:{answer.id}", answer.answer)
             commands.append(Play(self._last_answer))
         if decision.action == TRANSFER:
@@ -261,7 +272,8 @@ class Dialog:
             self.state = State.LISTENING
             return [self._play("nothing_to_repeat"), self._listen()]
         speed = self.config.dialog.slower_speed if slower else self._last_answer.speed
-        self._last_answer = Prompt(self._last_answer.key, self._last_answer.text, speed)
+        last = self._last_answer
+        self._last_answer = Prompt(last.key, last.text, speed, static=last.static)
         self.state = State.ASKED_MORE
         return [Play(self._last_answer), self._play("anything_else"), self._listen()]
 
@@ -295,12 +307,36 @@ class Dialog:
             return [StopPlayback(), *self._repeat(slower=False)]
         return []
 
+    def _dated_sentence(self, answer, transcript: str) -> str | None:
+        if answer.dated is None or self.calendar is None:
+            return None
+        return self.calendar.sentence(answer.dated, transcript, self.clock())
+
+    def _reception_open(self) -> bool:
+        target = self.config.targets.get(self.config.reception or "")
+        if target is None:
+            return False
+        return not target.hours or self.calendar is None or self.calendar.reception_open(target.hours, self.clock())
+
     def _transfer(self, target: str | None) -> list[Command]:
         if target is None or target not in self.config.targets:
             return self._end("nobody_available", say="nobody_available")
+        hours = self.config.targets[target].hours
+        if hours and self.calendar is not None and not self.calendar.reception_open(hours, self.clock()):
+            return self._closed(target)
         self.state = State.TRANSFERRING
         description = self.config.targets[target].description
         return [self._play("transfer", interruptible=False, target=description), Transfer(target)]
+
+    def _closed(self, target: str) -> list[Command]:
+        """Outside the target's hours: say so, and take a message instead of transferring."""
+        hours = self.calendar.opening_sentence(self.config.targets[target].hours, self.clock())
+        closed = [Play(Prompt("dated:closed", hours, interruptible=False, static=False)),
+                  self._play("target_closed", interruptible=False)]
+        if not self.config.dialog.messages:
+            return [*closed, *self._end("nobody_available", say="goodbye")]
+        self.state = State.RECORDING
+        return [*closed, self._play("message_offer", interruptible=False), Record(self.config.dialog.max_message_seconds)]
 
     def _on_transfer_failed(self, _: TransferFailed) -> list[Command]:
         if self.state is not State.TRANSFERRING:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callbot.config import Config, load_config
+from callbot.dated import MairieCalendar, check_references, load_calendar
 from callbot.sheets import AnswerBook, load_answer_book, load_synonyms_file
 from callbot.understanding.matcher import Matcher
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic
@@ -23,6 +24,7 @@ class Knowledge:
     config: Config
     book: AnswerBook
     matcher: Matcher
+    calendar: MairieCalendar | None = None
 
 
 def load_knowledge(config_path: Path, sheets_dir: Path | None = None) -> tuple[Knowledge | None, list[Diagnostic]]:
@@ -33,10 +35,13 @@ def load_knowledge(config_path: Path, sheets_dir: Path | None = None) -> tuple[K
         return None, diagnostics
     book = load_answer_book(sheets_dir or config.answers_dir, tuple(config.targets), diagnostics)
     synonyms = load_synonyms_file(BUILTIN_LEXICON, diagnostics)
+    calendar = load_calendar(config.calendar, diagnostics) if config.calendar else None
+    if book is not None:
+        check_references(book, calendar, config.targets, diagnostics)
     if book is None or any(d.severity == ERROR for d in diagnostics):
         return None, diagnostics
     matcher = Matcher(book, config.understanding, synonyms, config.reception)
-    return Knowledge(config, book, matcher), diagnostics
+    return Knowledge(config, book, matcher, calendar), diagnostics
 
 
 def require_knowledge(config_path: Path, sheets_dir: Path | None = None) -> Knowledge:

@@ -26,6 +26,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
                          "Je vous invite à rappeler la mairie pendant ses heures d'ouverture. Au revoir."),
     "nothing_to_repeat": "Je ne vous ai pas encore donné de réponse. Quelle est votre question ?",
     "transfer_failed": "Je suis désolé, votre correspondant n'est pas disponible.",
+    "target_closed": "Je suis désolé, personne ne peut prendre votre appel en dehors des heures d'ouverture.",
     "message_offer": ("Vous pouvez laisser un message après le bip sonore : donnez votre nom, votre numéro de téléphone "
                       "et l'objet de votre appel. Raccrochez quand vous avez terminé."),
     "message_saved": "Votre message a bien été enregistré. La mairie vous rappellera. Au revoir.",

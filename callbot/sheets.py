@@ -23,7 +23,8 @@ import yaml
 
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-ANSWER_KEYS = ("id", "questions", "answer", "keywords", "transfer", "follow_up", "tests")
+ANSWER_KEYS = ("id", "questions", "answer", "keywords", "transfer", "follow_up", "tests", "dated")
+DATED_KINDS = ("hours", "collection", "menu")  # answers computed from the calendar data for the date asked
 SHEET_KEYS = ("answers", "tests", "synonyms")
 EXAMPLE_KEYS = ("say", "expect")
 NOMATCH = "nomatch"
@@ -58,6 +59,7 @@ class Answer:
     transfer: str | None
     follow_up: str | None
     location: Location
+    dated: tuple[str, str] | None = None  # (kind, name): e.g. ("hours", "mairie"), ("menu", "cantine")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,22 @@ class _BookReader:
         follow_up = r.text(keys["follow_up"], f"`follow_up` of {what}") if "follow_up" in keys else None
         for value, item in (r.text_list(keys["tests"], f"`tests` of {what}") or ()) if "tests" in keys else ():
             self.examples.append(Example(value, answer_id, r.location(item)))
-        self.answers.append(Answer(answer_id, questions, text or "", keywords, transfer, follow_up, r.location(node)))
+        dated = self._dated(r, keys["dated"], what) if "dated" in keys else None
+        self.answers.append(Answer(answer_id, questions, text or "", keywords, transfer, follow_up, r.location(node),
+                                   dated))
+
+    def _dated(self, r: YamlReader, node: yaml.Node, what: str) -> tuple[str, str] | None:
+        keys = r.mapping(node, f"`dated` of {what}", DATED_KINDS)
+        if not keys:
+            if keys is not None:
+                r.error(node, f"`dated` of {what} is empty", "write e.g. `dated: {hours: mairie}`")
+            return None
+        if len(keys) > 1:
+            r.error(node, f"`dated` of {what} names several kinds", f"keep one of {', '.join(DATED_KINDS)}")
+            return None
+        kind, value = next(iter(keys.items()))
+        name = r.text(value, f"`dated: {kind}` of {what}")
+        return (kind, name) if name else None
 
     def _questions(self, r: YamlReader, node: yaml.Node | None, what: str) -> tuple[Question, ...]:
         if node is None:

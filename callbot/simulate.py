@@ -64,7 +64,7 @@ def simulate_call(knowledge: Knowledge, engines: SpeechEngines, caller_wavs: lis
     grammar = phrase_list(knowledge) if engines.settings.phrase_hints else None
     recognizer = engines.recognizer(rate, config.dialog.max_utterance_seconds, grammar)
     line = SimulatedLine(transfer_outcome)
-    session = CallSession("simulated", Dialog(config, knowledge.book, knowledge.matcher), recognizer,
+    session = CallSession("simulated", Dialog(config, knowledge.book, knowledge.matcher, knowledge.calendar), recognizer,
                           CachedSpeaker(engines.cache), line, rate)
     clock = _Clock(rate, realtime)
     turns = [read_wav(path, rate)[0] for path in caller_wavs]

@@ -443,7 +443,7 @@ def _call_class():
             engines = self.service.engines
             grammar = phrase_list(knowledge) if engines.settings.phrase_hints else None
             recognizer = engines.recognizer(rate, knowledge.config.dialog.max_utterance_seconds, grammar)
-            dialog = Dialog(knowledge.config, knowledge.book, knowledge.matcher)
+            dialog = Dialog(knowledge.config, knowledge.book, knowledge.matcher, knowledge.calendar)
             self.session = CallSession(self.call_id, dialog, recognizer, CachedSpeaker(engines.cache),
                                        SipLine(self.service, self), rate)
             max_ms = int(self.service.settings.max_call_seconds * 1000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import datetime
 import sys
 import textwrap
 from pathlib import Path
@@ -39,6 +40,10 @@ answers:
 @pytest.fixture(scope="session")
 def example() -> Knowledge:
     return require_knowledge(EXAMPLE_CONFIG)
+
+
+# A Tuesday morning, when the example mairie is open: dialog tests never depend on the real clock.
+OPEN_HOURS = datetime(2026, 12, 1, 10, 0)
 
 
 @pytest.fixture
@@ -102,6 +107,9 @@ def speech_config(tmp_path_factory, prompt_cache_dir) -> Path:
     folder = tmp_path_factory.mktemp("speech")
     config = yaml.safe_load((REPO / "callbot" / "example" / "callbot.yaml").read_text(encoding="utf-8"))
     config["answers"] = str(REPO / "callbot" / "example" / "answers")
+    for key, value in config.get("calendar", {}).items():
+        if isinstance(value, str) and value.startswith("data/"):
+            config["calendar"][key] = str(REPO / "callbot" / "example" / value)
     config["speech"] = yaml.safe_load(speech_section(prompt_cache_dir))["speech"]
     config["messages"] = {"spool": str(folder / "messages")}
     path = folder / "callbot.yaml"

@@ -9,6 +9,7 @@ from callbot.asr import FinalTranscript, PartialTranscript, SpeechStarted
 from callbot.audio import FRAME_MS, Frame, silence
 from callbot.call import CallSession
 from callbot.dialog import Dialog
+from conftest import OPEN_HOURS
 
 RATE = 8000
 PROMPT_FRAMES = 50  # every fake prompt lasts one second
@@ -75,7 +76,7 @@ class FakeLine:
 @pytest.fixture
 def parts(example):
     recognizer, speaker, line = ScriptedRecognizer(), FakeSpeaker(), FakeLine()
-    session = CallSession("test", Dialog(example.config, example.book, example.matcher), recognizer, speaker, line, RATE)
+    session = CallSession("test", Dialog(example.config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS), recognizer, speaker, line, RATE)
     return session, recognizer, speaker, line
 
 

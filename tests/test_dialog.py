@@ -6,11 +6,14 @@ from callbot.config import DialogSettings
 from callbot.dialog import (CallStarted, CallerSpeaking, Dialog, Digit, End, Failure, HangUp, Listen, NoInput, Play,
                             Record, RecordingFinished, State, StopPlayback, Transfer, TransferFailed, Utterance)
 from dataclasses import replace
+from datetime import datetime
+
+from conftest import OPEN_HOURS
 
 
 @pytest.fixture
 def dialog(example):
-    return Dialog(example.config, example.book, example.matcher)
+    return Dialog(example.config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS)
 
 
 def said(commands):
@@ -96,14 +99,14 @@ def test_no_input_escalates_then_transfers(dialog):
 
 def test_escalation_without_reception_says_nobody_is_available(example):
     config = replace(example.config, reception=None)
-    dialog = Dialog(config, example.book, example.matcher)
+    dialog = Dialog(config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS)
     assert call(dialog, CallStarted(), NoInput(), NoInput(), NoInput())[3] == ["prompt:nobody_available",
                                                                                "end:nobody_available"]
 
 
 def test_fewer_attempts_transfer_sooner(example):
     config = replace(example.config, dialog=DialogSettings(attempts=1))
-    dialog = Dialog(config, example.book, example.matcher)
+    dialog = Dialog(config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS)
     assert call(dialog, CallStarted(), Utterance("blabla"))[1] == ["prompt:transfer", "transfer:accueil"]
 
 
@@ -128,7 +131,7 @@ def test_repeat_before_any_answer(dialog):
 
 def test_keypad_zero_and_spoken_request_reach_a_person(dialog):
     assert call(dialog, CallStarted(), Digit("0"))[1] == ["StopPlayback", "prompt:transfer", "transfer:accueil"]
-    other = Dialog(dialog.config, dialog.book, dialog.matcher)
+    other = Dialog(dialog.config, dialog.book, dialog.matcher, dialog.calendar, dialog.clock)
     assert call(other, CallStarted(), Utterance("je voudrais parler à quelqu un"))[1] == ["prompt:transfer",
                                                                                         "transfer:accueil"]
 
@@ -155,7 +158,7 @@ def test_failed_transfer_takes_a_message(dialog):
 
 def test_failed_transfer_without_messages_ends_politely(example):
     config = replace(example.config, dialog=DialogSettings(messages=False))
-    dialog = Dialog(config, example.book, example.matcher)
+    dialog = Dialog(config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS)
     assert call(dialog, CallStarted(), Digit("0"), TransferFailed("timeout"))[2] == ["prompt:nobody_available",
                                                                                    "end:nobody_available"]
 
@@ -211,3 +214,74 @@ def test_every_prompt_is_french_and_polite(dialog):
 def test_time_limit_says_goodbye(dialog):
     from callbot.dialog import TimeLimit
     assert call(dialog, CallStarted(), TimeLimit())[1] == ["StopPlayback", "prompt:goodbye", "end:time_limit"]
+
+
+
+def at(example, moment: datetime, **config_changes) -> Dialog:
+    config = replace(example.config, **config_changes) if config_changes else example.config
+    dialog = Dialog(config, example.book, example.matcher, example.calendar, lambda: moment)
+    dialog.handle(CallStarted())
+    return dialog
+
+
+def test_a_date_gets_the_hours_of_that_day(example):
+    dialog = at(example, datetime(2026, 12, 23, 18, 0))  # a Wednesday evening
+    play = dialog.handle(Utterance("la mairie est ouverte demain"))[0]
+    assert play.prompt.key == "dated:horaires_mairie" and not play.prompt.static
+    assert play.prompt.text.startswith("Demain") and "ouverte" in play.prompt.text
+
+
+def test_christmas_day_is_closed(example):
+    play = at(example, datetime(2026, 12, 23, 18, 0)).handle(Utterance("vous êtes ouverts le vingt cinq décembre"))[0]
+    assert "Noël" in play.prompt.text and "fermée" in play.prompt.text
+
+
+def test_without_a_date_the_written_answer_is_said(example):
+    play = at(example, OPEN_HOURS).handle(Utterance("quels sont les horaires de la mairie"))[0]
+    assert play.prompt.key == "answer:horaires_mairie" and play.prompt.static
+
+
+def test_bins_on_a_public_holiday_move_to_the_next_day(example):
+    # 2026-12-22 is a Tuesday (collection day); Christmas 2029 is also a Tuesday
+    play = at(example, datetime(2029, 12, 20, 9, 0)).handle(
+        Utterance("est ce que les poubelles passent le vingt cinq décembre"))[0]
+    assert play.prompt.key == "dated:ordures_menageres"
+    assert "reportée" in play.prompt.text and "mercredi vingt-six décembre" in play.prompt.text
+
+
+def test_canteen_menu_of_a_day_and_no_invention(example):
+    dialog = at(example, datetime(2026, 11, 30, 9, 0))  # Monday
+    menu = dialog.handle(Utterance("c est quoi le menu de la cantine jeudi"))[0].prompt.text
+    assert menu.startswith("Jeudi") or menu.startswith("Le jeudi")
+    assert "menu" in menu
+    dialog = at(example, datetime(2026, 11, 30, 9, 0))
+    saturday = dialog.handle(Utterance("qu est ce qu ils mangent à la cantine samedi"))[0].prompt.text
+    assert "pas de cantine" in saturday.lower()
+
+
+def test_enrolment_question_with_a_date_keeps_the_written_answer(example):
+    play = at(example, OPEN_HOURS).handle(Utterance("je voudrais inscrire mon fils à la cantine à partir de lundi"))[0]
+    assert play.prompt.key == "answer:cantine"
+
+
+def test_outside_office_hours_a_request_for_a_person_ends_in_a_message(example):
+    dialog = at(example, datetime(2026, 12, 5, 20, 0))  # Saturday evening
+    commands = dialog.handle(Digit("0"))
+    keys = said(commands)
+    assert keys == ["StopPlayback", "dated:closed", "prompt:target_closed", "prompt:message_offer", "Record"]
+    assert "fermée" in commands[1].prompt.text and "rouvre" in commands[1].prompt.text
+
+
+def test_emergencies_are_transferred_at_night(example):
+    dialog = at(example, datetime(2026, 12, 5, 23, 30))
+    results = said(dialog.handle(Utterance("il y a un arbre tombé en travers de la route cette nuit c est une urgence")))
+    assert results == ["answer:urgence_astreinte", "prompt:transfer", "transfer:astreinte"]
+
+
+def test_office_hours_policy_can_send_callers_straight_to_the_reception(example):
+    open_dialog = Dialog(replace(example.config, during_office_hours="transfer"), example.book, example.matcher,
+                         example.calendar, lambda: OPEN_HOURS)
+    assert said(open_dialog.handle(CallStarted())) == ["prompt:greeting", "prompt:transfer", "transfer:accueil"]
+    closed = Dialog(replace(example.config, during_office_hours="transfer"), example.book, example.matcher,
+                    example.calendar, lambda: datetime(2026, 12, 6, 11, 0))  # Sunday
+    assert said(closed.handle(CallStarted())) == ["prompt:greeting", "Listen"]
