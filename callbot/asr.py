@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,7 @@ class VoskCallRecognizer:
         self._last_partial = ""
         self._segments: list[dict] = []
         self.decoded_ms = 0  # audio actually sent to the decoder, to measure what the VAD saves
+        self.decode_seconds = 0.0  # time spent decoding it: the recognition real-time factor
 
     def accept(self, frame: Frame) -> list[AsrEvent]:
         voiced = frame.level_dbfs() > MIN_SPEECH_DBFS and self._vad.is_speech(frame.pcm, frame.rate)
@@ -124,6 +126,10 @@ class VoskCallRecognizer:
         if frame.start_ms + FRAME_MS - self._start_ms >= self.max_utterance_ms:
             return [self._finish()]
         return self._partial(frame)
+
+    @property
+    def real_time_factor(self) -> float | None:
+        return self.decode_seconds / (self.decoded_ms / 1000) if self.decoded_ms else None
 
     def flush(self) -> list[AsrEvent]:
         """End any utterance in progress (the caller hung up or the turn ended)."""
@@ -144,7 +150,10 @@ class VoskCallRecognizer:
 
     def _decode(self, frame: Frame) -> None:
         self.decoded_ms += FRAME_MS
-        if self._decoder.AcceptWaveform(frame.pcm):
+        started = time.perf_counter()
+        accepted = self._decoder.AcceptWaveform(frame.pcm)
+        self.decode_seconds += time.perf_counter() - started
+        if accepted:
             # Vosk found a pause of its own inside the utterance: keep that part, the rest follows
             self._segments.append(json.loads(self._decoder.Result()))
 

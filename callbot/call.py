@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
@@ -107,10 +108,28 @@ class CallSession:
         self._turn_waiting_reply: TurnLog | None = None
         self._turn_ready_at: float | None = None
         self._deaf = False
+        self.started_at: datetime | None = None  # wall-clock start, for the call journal
+        self.end_reason: str | None = None
+        self.transfer_target: str | None = None
+        self.message_left = False
 
     # -- transport interface -------------------------------------------------
     def start(self) -> None:
+        self.started_at = datetime.now()
         self._dispatch(CallStarted())
+
+    @property
+    def outcome(self) -> str:
+        """How the call ended, for the journal: answered, transferred, message, abandoned or error."""
+        if self.message_left:
+            return "message"
+        if self.end_reason == "transferred":
+            return "transferred"
+        if self.end_reason == "error" or self._deaf:
+            return "error"
+        if any(turn.answer for turn in self.turns):
+            return "answered"
+        return "abandoned"
 
     def tick(self, frame_in: Frame | None) -> Frame:
         """One 20 ms step: take the caller's frame (None when nothing arrived), return the bot's."""
@@ -223,6 +242,7 @@ class CallSession:
             if isinstance(event, FinalTranscript) and event.text:
                 recording.transcripts.append(event.text)
         transcript = " ".join(recording.transcripts)
+        self.message_left = True
         self.control.message_recorded(join_frames(recording.frames), self.rate, transcript)
         self._dispatch(RecordingFinished(transcript, len(recording.frames) * FRAME_MS / 1000))
 
@@ -279,6 +299,7 @@ class CallSession:
                 self._no_input_deadline = self.now_ms + int(command.timeout_s * 1000)
             elif isinstance(command, Transfer):
                 self._waiting_transfer = True
+                self.transfer_target = command.target
                 self.control.transfer(command.target)
             elif isinstance(command, Record):
                 self._recording = _Recording(int(command.max_seconds * 1000))
@@ -315,6 +336,7 @@ class CallSession:
         if self.ended:
             return
         self.ended = True
+        self.end_reason = reason
         self._queue.clear()
         self._playback = None
         self._no_input_deadline = None

@@ -18,7 +18,9 @@ from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
 CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
-               "calendar")
+               "calendar", "journal", "metrics")
+JOURNAL_KEYS = ("path", "retention_days", "caller_number")
+METRICS_KEYS = ("listen",)
 CALENDAR_KEYS = ("hours", "collections", "menus", "school_holidays", "alsace_moselle", "during_office_hours")
 SIP_KEYS = ("listen", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
             "max_call_seconds", "transfer_timeout_seconds", "overflow", "rtp_ports")
@@ -118,6 +120,13 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class JournalSettings:
+    path: Path  # the SQLite file (in the service's state directory)
+    retention_days: int = 30
+    caller_number: str = "truncated"  # full | truncated (last two digits hidden) | none
+
+
+@dataclass(frozen=True)
 class MessageSettings:
     spool: Path  # voice messages left by callers, with their metadata
     retention_days: int = 30
@@ -144,6 +153,8 @@ class Config:
     messages: MessageSettings | None = None
     calendar: "CalendarSettings | None" = None
     during_office_hours: str = "answer"  # or "transfer": straight to the reception while it is open
+    journal: JournalSettings | None = None  # no journal unless configured
+    metrics_listen: tuple[str, int] | None = None  # Prometheus endpoint, off unless configured
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -186,10 +197,12 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     sip = _sip(reader, keys.get("sip"))
     messages = _messages(reader, keys.get("messages"), path.parent)
     calendar, office_policy = _calendar(reader, keys.get("calendar"), path.parent)
+    journal = _journal(reader, keys["journal"], path.parent) if "journal" in keys else None
+    metrics = _metrics(reader, keys["metrics"]) if "metrics" in keys else None
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
     return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
-                  sip, messages, calendar, office_policy)
+                  sip, messages, calendar, office_policy, journal, metrics)
 
 
 def require_config(path: Path) -> Config:
@@ -440,3 +453,34 @@ def _calendar(r: YamlReader, node: yaml.Node | None, base: Path):
             r.error(keys["during_office_hours"], f"`during_office_hours` must be `answer` or `transfer`, not `{policy}`",
                     "answer: the bot answers first; transfer: callers go straight to the reception while it is open")
     return CalendarSettings(**paths, alsace_moselle=bool(alsace)), policy
+
+
+def _journal(r: YamlReader, node: yaml.Node, base: Path) -> JournalSettings | None:
+    keys = r.mapping(node, "`journal`", JOURNAL_KEYS, required=("path",)) or {}
+    if "path" not in keys:
+        return None
+    settings = JournalSettings((base / (r.text(keys["path"], "`path`") or "journal.sqlite3")).resolve())
+    if "retention_days" in keys:
+        days = r.number(keys["retention_days"], "`retention_days`", 1, 365)
+        if days is not None:
+            settings = replace(settings, retention_days=int(days))
+    if "caller_number" in keys:
+        privacy = r.text(keys["caller_number"], "`caller_number`")
+        if privacy not in ("full", "truncated", "none"):
+            r.error(keys["caller_number"], f"`caller_number` must be full, truncated or none, not `{privacy}`",
+                    "truncated keeps all but the last two digits; none keeps no number at all")
+        else:
+            settings = replace(settings, caller_number=privacy)
+    return settings
+
+
+def _metrics(r: YamlReader, node: yaml.Node) -> tuple[str, int] | None:
+    keys = r.mapping(node, "`metrics`", METRICS_KEYS, required=("listen",)) or {}
+    listen = r.text(keys["listen"], "`listen`") if "listen" in keys else None
+    host, _, port = (listen or "").rpartition(":")
+    if listen is None:
+        return None
+    if not host or not port.isdigit():
+        r.error(keys["listen"], f"`listen` must be ADDRESS:PORT, not `{listen}`", "write 127.0.0.1:9105 (localhost only)")
+        return None
+    return host, int(port)

@@ -18,7 +18,7 @@ from callbot import calendar
 from callbot.sheets import AnswerBook
 from callbot.understanding.dates import find_date
 from callbot.understanding.person import canonical_text
-from callbot.yamlsource import ERROR, Diagnostic
+from callbot.yamlsource import ERROR, WARNING, Diagnostic
 
 # A menu is given only when the caller asks about food: "la cantine lundi" may be about enrolment.
 MENU_WORDS = ("menu", "mang", "repas", "dejeun", "plat", "dessert", "entree")  # word beginnings: mangent, déjeuner
@@ -104,12 +104,18 @@ def check_references(book: AnswerBook, cal: MairieCalendar | None, targets: dict
     }
     files = {"hours": "calendar: hours", "collection": "calendar: collections", "menu": "calendar: menus"}
     for answer in book.answers:
-        if answer.dated and answer.dated[1] not in known[answer.dated[0]]:
-            kind, name = answer.dated
-            choices = ", ".join(sorted(known[kind])) or f"none: set `{files[kind]}` in callbot.yaml"
-            diagnostics.append(Diagnostic(answer.location, ERROR,
-                                          f"answer `{answer.id}`: `dated: {kind}: {name}` is not in the calendar data",
-                                          f"use one of: {choices}"))
+        if not answer.dated or answer.dated[1] in known[answer.dated[0]]:
+            continue
+        kind, name = answer.dated
+        if not known[kind]:  # no such data at all: the written answer is said, which is fine, but say so
+            diagnostics.append(Diagnostic(answer.location, WARNING,
+                                          f"answer `{answer.id}`: `dated: {kind}` but no `{files[kind]}` file is "
+                                          f"configured; the written answer is said for every date",
+                                          f"set `{files[kind]}` in callbot.yaml, or remove `dated:`"))
+            continue
+        diagnostics.append(Diagnostic(answer.location, ERROR,
+                                      f"answer `{answer.id}`: `dated: {kind}: {name}` is not in the calendar data",
+                                      f"use one of: {', '.join(sorted(known[kind]))}"))
     for target in targets.values():
         if target.hours and target.hours not in known["hours"]:
             diagnostics.append(Diagnostic(target.hours_location, ERROR,

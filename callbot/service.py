@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from callbot.call import CallSession
+from callbot.journal import CallJournal, JournalTurn
 from callbot.knowledge import Knowledge, load_knowledge
+from callbot.metrics import Metrics
 from callbot.messages import MessageSpool
 from callbot.sip import SipService, call_rates
 from callbot.speech import SpeechEngines, warm
@@ -62,7 +65,9 @@ class PeriodicTask:
 class KnowledgeHolder:
     """The knowledge in force; replaced whole on a successful reload."""
 
-    def __init__(self, knowledge: Knowledge, config_path: Path, sheets_dir: Path | None, engines: SpeechEngines):
+    def __init__(self, knowledge: Knowledge, config_path: Path, sheets_dir: Path | None, engines: SpeechEngines,
+                 metrics: Metrics | None = None):
+        self.metrics = metrics
         self.current = knowledge
         self.config_path = config_path
         self.sheets_dir = sheets_dir
@@ -82,6 +87,8 @@ class KnowledgeHolder:
                 (log.error if diagnostic.severity == ERROR else log.warning)("reload: %s", diagnostic)
             if knowledge is None:
                 self.reload_failures += 1
+                if self.metrics:
+                    self.metrics.reload_failures.inc()
                 log.error("reload refused: keeping the previous configuration and answer sheets")
                 return False
             if knowledge.config.sip != self.current.config.sip or knowledge.config.speech != self.current.config.speech:
@@ -90,20 +97,46 @@ class KnowledgeHolder:
                 warm(self.engines, knowledge.config, knowledge, call_rates(self.current.config.sip.codecs))
             except Exception:
                 self.reload_failures += 1
+                if self.metrics:
+                    self.metrics.reload_failures.inc()
                 log.exception("reload refused: the new prompts cannot be rendered")
                 return False
             self.current = knowledge
             self.reloads += 1
+            if self.metrics:
+                self.metrics.reloads.inc()
             log.info("reloaded: %d answers", len(knowledge.book.answers))
             return True
+
+
+class CallRecorder:
+    """At the end of each call: one journal entry and the metrics."""
+
+    def __init__(self, journal: CallJournal | None, metrics: Metrics):
+        self.journal = journal
+        self.metrics = metrics
+
+    def __call__(self, session: CallSession, caller: str) -> None:
+        latencies = [t.processing_ms for t in session.turns if t.processing_ms is not None]
+        self.metrics.call_finished(session.outcome, latencies, getattr(session.recognizer, "real_time_factor", None))
+        if self.journal is None or session.started_at is None:
+            return
+        turns = [JournalTurn(t.transcript, t.action, t.answer, t.score, t.processing_ms) for t in session.turns]
+        self.journal.record(session.call_id, session.started_at, session.now_ms / 1000, session.outcome, caller,
+                            session.transfer_target, turns)
 
 
 def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None) -> None:
     """Answer calls until SIGTERM or SIGINT; reload on SIGHUP."""
     config = knowledge.config
-    holder = KnowledgeHolder(knowledge, config_path, sheets_dir, engines)
+    metrics = Metrics()
+    holder = KnowledgeHolder(knowledge, config_path, sheets_dir, engines, metrics)
     spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
-    service = SipService(config.sip, holder, engines, spool)
+    journal = CallJournal(config.journal.path, config.journal.retention_days, config.journal.caller_number) \
+        if config.journal else None
+    service = SipService(config.sip, holder, engines, spool, CallRecorder(journal, metrics))
+    if config.metrics_listen:
+        metrics.serve(*config.metrics_listen)
     stop = threading.Event()
     reload_wanted = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -119,10 +152,14 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
 
     watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
     chores = [PeriodicTask(PURGE_EVERY_S, spool.purge)]
+    if journal is not None:
+        chores.append(PeriodicTask(PURGE_EVERY_S, journal.purge))
     if watchdog_usec:
         chores.append(PeriodicTask(watchdog_usec / 2e6, lambda: sd_notify("WATCHDOG=1")))
 
     def on_tick() -> None:
+        metrics.alive = time.monotonic()
+        metrics.active_calls.set(service.active_calls)
         start_reload()
         for chore in chores:
             chore()

@@ -122,8 +122,20 @@ class _Worker:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
-def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int) -> None:
-    """The worker loop of one call: control first, then one frame in, one frame out."""
+def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int,
+             on_finished: Callable[[CallSession], None] = lambda session: None) -> None:
+    """The worker loop of one call; reports the finished session (journal, metrics) when it ends."""
+    try:
+        _call_loop(session, worker, rate, max_call_ms)
+    finally:
+        try:
+            on_finished(session)
+        except Exception:
+            log.exception("call %s: could not record the finished call", session.call_id)
+
+
+def _call_loop(session: CallSession, worker: _Worker, rate: int, max_call_ms: int) -> None:
+    """Control first, then one frame in, one frame out."""
     for _ in range(OUTBOX_PRIMING_FRAMES):
         worker.outbox.put(bytes(samples_per_frame(rate) * 2))
     session.start()
@@ -152,8 +164,9 @@ class SipService:
     """The pjsua2 endpoint, its account, and the calls in progress."""
 
     def __init__(self, settings: SipSettings, knowledge_source: Callable[[], Knowledge], engines: SpeechEngines,
-                 spool: MessageSpool):
+                 spool: MessageSpool, on_call_finished: Callable[[CallSession, str], None] = lambda s, caller: None):
         self.settings = settings
+        self.on_call_finished = on_call_finished  # (session, caller number): journal and metrics
         self.knowledge_source = knowledge_source  # the knowledge in force when a call starts
         self.engines = engines
         self.spool = spool
@@ -447,7 +460,9 @@ def _call_class():
             self.session = CallSession(self.call_id, dialog, recognizer, CachedSpeaker(engines.cache),
                                        SipLine(self.service, self), rate)
             max_ms = int(self.service.settings.max_call_seconds * 1000)
-            self.worker.thread = threading.Thread(target=run_call, args=(self.session, self.worker, rate, max_ms),
+            finished = functools.partial(self.service.on_call_finished, caller=self.caller_number)
+            self.worker.thread = threading.Thread(target=run_call,
+                                                  args=(self.session, self.worker, rate, max_ms, finished),
                                                   name=f"call-{self.call_id}", daemon=True)
             self.worker.thread.start()
             log.info("call %s: audio at %d Hz", self.call_id, rate)

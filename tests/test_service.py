@@ -57,3 +57,24 @@ def test_reload_keeps_the_last_good_sheets_and_takes_the_new_ones(tmp_path, prom
     finally:
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
         listener.close()
+
+
+def test_calls_reach_the_journal_and_the_metrics(tmp_path, prompt_cache_dir):
+    import sqlite3
+    import urllib.request
+
+    port = free_port("tcp")
+    extra = f"journal:\n  path: {tmp_path / 'journal.sqlite3'}\n  caller_number: truncated\nmetrics:\n  listen: 127.0.0.1:{port}\n"
+    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, extra=extra) as bot:
+        call = run_sipp([f"127.0.0.1:{bot.port}", "-sn", "uac", "-s", "callbot", "-d", "2000", "-m", "2", "-l", "2"],
+                        timeout=30, cwd=tmp_path)
+        assert call.returncode == 0
+        bot.wait_log("released", 10)
+        import time
+        time.sleep(1)
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read() == b"ok\n"
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'callbot_calls_total{outcome="abandoned"} 2.0' in metrics
+    assert "callbot_active_calls" in metrics and "callbot_reload_failures_total 0.0" in metrics
+    rows = sqlite3.connect(tmp_path / "journal.sqlite3").execute("SELECT outcome, caller FROM calls").fetchall()
+    assert rows == [("abandoned", "si••"), ("abandoned", "si••")]  # sipp calls as "sipp"

@@ -1,0 +1,79 @@
+"""The call journal: what is kept, for how long, and that a crash never corrupts it."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+
+from callbot.journal import CallJournal, JournalTurn, stored_caller
+from conftest import REPO
+
+
+def turns():
+    return [JournalTurn("les horaires de la mairie", "answer", "horaires_mairie", 0.82, 95.0),
+            JournalTurn("le marché de noël", "nomatch", None, 0.31, 80.0)]
+
+
+def test_a_call_and_its_turns_are_recorded(tmp_path):
+    journal = CallJournal(tmp_path / "journal.sqlite3")
+    journal.record("c1", datetime(2026, 12, 1, 18, 5), 42.3, "answered", "0612345678", None, turns())
+    db = sqlite3.connect(tmp_path / "journal.sqlite3")
+    assert db.execute("SELECT * FROM calls").fetchall() == [("c1", "2026-12-01T18:05:00", 42.3, "answered",
+                                                              "06123456••", None)]
+    assert db.execute("SELECT turn, transcript, action, answer FROM turns ORDER BY turn").fetchall() == [
+        (1, "les horaires de la mairie", "answer", "horaires_mairie"), (2, "le marché de noël", "nomatch", None)]
+
+
+@pytest.mark.parametrize("privacy, stored", [("full", "0612345678"), ("truncated", "06123456••"), ("none", None)])
+def test_the_caller_number_follows_the_privacy_setting(privacy, stored):
+    assert stored_caller("0612345678", privacy) == stored
+
+
+def test_calls_older_than_the_retention_are_deleted_with_their_turns(tmp_path):
+    journal = CallJournal(tmp_path / "j.sqlite3", retention_days=30)
+    journal.record("old", datetime(2026, 10, 1, 9, 0), 10, "abandoned", "", None, turns())
+    journal.record("new", datetime(2026, 11, 20, 9, 0), 10, "transferred", "", "accueil", turns())
+    assert journal.purge(now=datetime(2026, 11, 26, 12, 0)) == 1
+    db = sqlite3.connect(tmp_path / "j.sqlite3")
+    assert [r[0] for r in db.execute("SELECT id FROM calls")] == ["new"]
+    assert {r[0] for r in db.execute("SELECT call_id FROM turns")} == {"new"}
+
+
+def test_unknown_outcomes_are_refused(tmp_path):
+    with pytest.raises(ValueError):
+        CallJournal(tmp_path / "j.sqlite3").record("x", datetime(2026, 1, 1), 1, "lost", "", None, [])
+
+
+WRITER = """
+import sys
+from datetime import datetime
+sys.path.insert(0, {repo!r})
+from callbot.journal import CallJournal, JournalTurn
+journal = CallJournal({path!r})
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    journal.record(f"call{{n}}", datetime(2026, 12, 1, 10, 0), 1.0, "answered", "0612345678", None,
+                   [JournalTurn("bonjour " * 40, "answer", "horaires_mairie", 0.9, 50.0)] * 5)
+"""
+
+
+def test_a_killed_process_leaves_a_sound_journal(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER.format(repo=str(REPO), path=str(path))],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    writer.send_signal(signal.SIGKILL)  # no chance to close anything, as in a crash
+    writer.wait(10)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    calls = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+    assert calls > 0
+    orphan_turns = db.execute("SELECT count(*) FROM turns WHERE call_id NOT IN (SELECT id FROM calls)").fetchone()[0]
+    assert orphan_turns == 0 and db.execute("SELECT count(*) FROM turns").fetchone()[0] == 5 * calls
