@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="what happens when the bot transfers the call (default: answered)")
     simulate.set_defaults(run=commands.simulate)
 
+    report = sub.add_parser("report", help="calls, answers and unanswered questions over a period (from the journal)")
+    report.add_argument("--config", metavar="FILE", help="callbot.yaml (its `journal: path` is read)")
+    report.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day (default: 30 days ago)")
+    report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day (default: today)")
+    report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
+    report.set_defaults(run=commands.report)
+
     serve = sub.add_parser("serve", help="answer telephone calls (SIP)")
     _add_common(serve)
     serve.set_defaults(run=commands.serve)

@@ -162,3 +162,32 @@ def serve(args: argparse.Namespace) -> int:
           f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
     run_service(knowledge, engines, find_config(args.config), _sheets(args))
     return EXIT_OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """Print the report of a period, and write it as HTML when asked."""
+    from datetime import date, timedelta
+
+    from callbot.config import require_config
+    from callbot.report import build_report, render_html, render_text
+
+    try:
+        config = require_config(find_config(args.config))
+    except ConfigError as exc:
+        _print_diagnostics(list(exc.diagnostics))
+        return EXIT_INVALID
+    if config.journal is None:
+        print("callbot: no call journal is configured (`journal: path:` in callbot.yaml)", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        end = date.fromisoformat(args.end) if args.end else date.today()
+        start = date.fromisoformat(args.start) if args.start else end - timedelta(days=29)
+        built = build_report(config.journal.path, start, end)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(render_text(built))
+    if args.html:
+        Path(args.html).write_text(render_html(built), encoding="utf-8")
+        print(f"HTML report: {args.html}", file=sys.stderr)
+    return EXIT_OK

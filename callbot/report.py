@@ -47,6 +47,7 @@ UNKNOWN_TARGET = "(non précisé)"  # transfers whose target the journal did not
 _TEXT_CLUSTERS = 25  # clusters shown in the terminal report (the HTML page shows them all)
 _TEXT_WIDTH = 99  # every line of the terminal report is at most this long
 _BAR_WIDTH = 50  # longest bar of the terminal charts, in characters
+_TRANSFERRED = "Transférés à une personne"
 _DAY_NAMES = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 
 
@@ -248,7 +249,8 @@ def cluster_transcripts(transcripts: list[str], *, similarity: float = SIMILARIT
 
     Transcripts are compared on their topic words: lower case, accents and
     punctuation removed, grammatical words dropped. Wordings that are then
-    identical count as one (shown with their most frequent spelling). Greedy
+    identical count as one (shown with their most frequent spelling, the
+    first one on a tie: the journal gives them in chronological order). Greedy
     clustering: wordings are taken from the most frequent; each joins the
     group whose first (most frequent) wording is the most similar if the
     rapidfuzz `token_set_ratio` reaches `similarity`, else starts a group.
@@ -262,7 +264,7 @@ def cluster_transcripts(transcripts: list[str], *, similarity: float = SIMILARIT
         if folded:
             spellings.setdefault(folded, Counter())[shown] += 1
     wordings = sorted(
-        ((sum(c.values()), folded, min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0])
+        ((sum(c.values()), folded, max(c.items(), key=lambda kv: kv[1])[0])
          for folded, c in spellings.items()),
         key=lambda w: (-w[0], w[1]))
 
@@ -322,7 +324,7 @@ def _key_figures(report: Report) -> list[tuple[str, str]]:
     return [
         ("Appels reçus", _int(report.total_calls)),
         ("Traités sans intervention humaine", handled),
-        ("Transférés à une personne", _int(report.transferred)),
+        (_TRANSFERRED, _int(report.transferred)),
         ("Messages laissés", _int(report.messages)),
         ("Abandonnés (raccrochés)", _int(report.abandoned)),
         ("Erreurs techniques", _int(report.errors)),
@@ -337,8 +339,8 @@ def _clip(text: str, width: int) -> str:
 # --------------------------------------------------------------------------- terminal report
 
 def _bar_line(label: str, value: int, top: int) -> str:
-    length = 0 if not value else max(1, round(value / top * _BAR_WIDTH))
-    return f"  {label}  {'█' * length} {_int(value)}".rstrip()
+    bar = "█" * max(1, round(value / top * _BAR_WIDTH)) + " " if value else ""
+    return f"  {label}  {bar}{_int(value)}"
 
 
 def render_text(report: Report) -> str:
@@ -353,8 +355,9 @@ def render_text(report: Report) -> str:
     label_width = max(len(label) for label, _ in figures)
     for label, value in figures:
         lines.append(f"  {label:<{label_width}} : {value}")
-    for target, n in report.transfers_by_target:
-        lines.append(_clip(f"      dont vers {target} : {_int(n)}", _TEXT_WIDTH))
+        if label == _TRANSFERRED:
+            lines += [_clip(f"      dont vers {target} : {_int(n)}", _TEXT_WIDTH)
+                      for target, n in report.transfers_by_target]
     lines.append("")
 
     lines += ["Appels par jour", "---------------"]
