@@ -27,7 +27,7 @@ def outcome(decision: Decision) -> str:
 def describe(decision: Decision) -> str:
     label = outcome(decision)
     if label == NOMATCH:
-        best = f"; best was `{decision.answer or decision.runner_up}` at {decision.score:.2f}" if decision.score else ""
+        best = f"; best was `{decision.best}` at {decision.score:.2f}" if decision.best else ""
         return f"nomatch (not understood{best})"
     if label == TRANSFER:
         return "transfer (asks for a person)"

@@ -72,7 +72,8 @@ def _as_json(decision: Decision) -> str:
 
 def _as_text(decision: Decision, knowledge: Knowledge) -> str:
     runner_up = f", next: {decision.runner_up} {decision.runner_up_score:.2f}" if decision.runner_up else ""
-    head = f"{decision.action} {decision.answer or '-'} (score {decision.score:.2f}{runner_up})"
+    candidate = decision.answer or (f"- (closest: {decision.best})" if decision.best else "-")
+    head = f"{decision.action} {candidate} (score {decision.score:.2f}{runner_up})"
     if decision.action == "transfer":
         head += f" -> {decision.target}"
     if decision.answer:

@@ -284,6 +284,9 @@ def _prompts(r: YamlReader, node: yaml.Node | None) -> dict[str, str]:
             r.error(value, f"prompt `{key}` uses unknown placeholder {{{sorted(unknown)[0]}}}",
                     f"this prompt may use {allowed}")
             continue
+        if key == "greeting" and not any(w in text.lower() for w in ("automatique", "robot", "assistant vocal")):
+            r.warning(value, "the greeting no longer says that callers talk to an automatic assistant",
+                      "keep words like « assistant vocal automatique »: the AI Act requires telling callers")
         prompts[key] = text
     return prompts
 

@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +37,9 @@ class MessageSpool:
     def store(self, samples: np.ndarray, rate: int, transcript: str, caller: str, call_id: str,
               now: datetime | None = None) -> Path:
         """Write the message and its metadata; returns the metadata file."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now().astimezone()  # the mairie's local time, with its offset from UTC
         self.folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{call_id}"
+        stem = f"{now.strftime('%Y%m%dT%H%M%S')}-{call_id}"
         metadata = {
             "received": now.isoformat(timespec="seconds"),
             "caller": caller,

@@ -112,6 +112,7 @@ def speech_config(tmp_path_factory, prompt_cache_dir) -> Path:
             config["calendar"][key] = str(REPO / "callbot" / "example" / value)
     config["speech"] = yaml.safe_load(speech_section(prompt_cache_dir))["speech"]
     config["messages"] = {"spool": str(folder / "messages")}
+    config["journal"] = {"path": str(folder / "journal.sqlite3")}
     path = folder / "callbot.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

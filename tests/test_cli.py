@@ -107,7 +107,7 @@ def test_ask_reads_one_transcript_per_line_from_stdin():
     decisions = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["text"] for d in decisions] == lines
     assert [d["action"] for d in decisions] == ["nomatch", "transfer", "answer"]
-    assert decisions[0]["answer"] is None
+    assert decisions[0]["answer"] is None and decisions[0]["best"] != decisions[0]["runner_up"]
     assert decisions[1]["target"] == "accueil"
     assert decisions[2]["answer"] == "recensement_citoyen"
 

@@ -127,3 +127,11 @@ synonyms:
     knowledge, _ = load_knowledge(make_config(sheets={"a.yaml": sheet}))
     assert knowledge.book.synonyms == {"salle polyvalente": ("salle jean moulin", "foyer rural")}
     assert knowledge.matcher.decide("je voudrais réserver la salle jean moulin").answer == "salle_polyvalente"
+
+
+def test_a_greeting_without_the_ai_notice_is_a_warning(make_config):
+    from conftest import MINIMAL_CONFIG
+
+    path = make_config(MINIMAL_CONFIG + "prompts:\n  greeting: Bonjour, mairie de {commune}.\n")
+    assert problems(path) == []
+    assert any("automatic assistant" in w for w in problems(path, WARNING))

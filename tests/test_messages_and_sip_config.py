@@ -22,7 +22,7 @@ def test_a_message_is_stored_with_its_metadata(tmp_path):
     path = spool.store(samples, 8000, "bonjour c est madame martin", "0612345678", "abcd1234", now=when)
     metadata = json.loads(path.read_text("utf-8"))
     assert metadata == {"received": "2026-11-26T21:05:00+00:00", "caller": "0612345678", "seconds": 3.0,
-                        "transcript": "bonjour c est madame martin", "audio": "20261126T210500Z-abcd1234.wav",
+                        "transcript": "bonjour c est madame martin", "audio": "20261126T210500-abcd1234.wav",
                         "call_id": "abcd1234"}
     assert (tmp_path / "spool" / metadata["audio"]).stat().st_size > 3 * 8000 * 2
     assert not list((tmp_path / "spool").glob("*.part"))

@@ -50,4 +50,5 @@ def test_topics_that_only_mention_people(detector, text):
 
 def test_staff_phrases_extend_the_rules(detector):
     assert detector.asks_for_person("je voudrais joindre le garde-champêtre")
+    assert detector.asks_for_person("je voudrais parler au garde champêtre")
     assert not PersonRequestDetector().asks_for_person("je voudrais joindre le garde champêtre")

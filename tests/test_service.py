@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import REPO
-from peers import free_port, run_sipp
+from peers import Phone, free_port, run_sipp, silence_wav
 from test_sip import Bot
 
 
@@ -37,9 +37,13 @@ def test_reload_keeps_the_last_good_sheets_and_takes_the_new_ones(tmp_path, prom
     listener.settimeout(60)
     os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(notify), "2000000"
     try:
-        with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, answers=sheets) as bot:
+        patient = "dialog:\n  no_input_seconds: 60\n"  # the caller stays silent: no escalation during the test
+        with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, answers=sheets, extra=patient) as bot, \
+                Phone(tmp_path, "caller", audio_source=silence_wav(tmp_path / "quiet.wav", 120)) as caller:
             messages = {listener.recv(100).decode() for _ in range(2)}
             assert messages == {"READY=1", "WATCHDOG=1"}
+            caller.dial(bot.uri)  # a call in progress during both reloads
+            caller.wait_for("CALL_ESTABLISHED", 10)
             (sheets / "mairie.yaml").write_text("answers:\n  - id: cassé\n    questions: [\n", encoding="utf-8")
             os.kill(bot.process.pid, signal.SIGHUP)
             bot.wait_log("reload refused", 30)
@@ -54,6 +58,9 @@ def test_reload_keeps_the_last_good_sheets_and_takes_the_new_ones(tmp_path, prom
             os.kill(bot.process.pid, signal.SIGHUP)
             bot.wait_log("reloaded: 34 answers", 60)
             assert bot.alive
+            assert "CALL_CLOSED" not in caller.event_types()  # the call in progress was never disturbed
+            caller.hang_up()
+            caller.wait_for("CALL_CLOSED", 5)
     finally:
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
         listener.close()

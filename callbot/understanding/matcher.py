@@ -56,11 +56,13 @@ class Decision:
     runner_up: str | None
     runner_up_score: float
     target: str | None = None  # transfer target name, when action is "transfer"
+    best: str | None = None  # the best-scoring answer, even when it was not confident enough to be given
 
     def as_dict(self) -> dict:
         return {
             "text": self.text, "action": self.action, "answer": self.answer, "score": round(self.score, 3),
             "runner_up": self.runner_up, "runner_up_score": round(self.runner_up_score, 3), "target": self.target,
+            "best": self.best,
         }
 
 
@@ -233,11 +235,11 @@ class Matcher:
         best_score, best = ranked[0] if ranked else (0.0, None)
         second_score, second = ranked[1] if len(ranked) > 1 else (0.0, None)
         if self.person_requests.asks_for_person(text):
-            return Decision(text, TRANSFER, None, best_score, best, second_score, self.reception)
+            return Decision(text, TRANSFER, None, best_score, second, second_score, self.reception, best)
         confident = best_score >= self.settings.threshold and best_score - second_score >= self.settings.margin
         if best is None or not confident:
-            return Decision(text, NOMATCH, None, best_score, best, second_score)
+            return Decision(text, NOMATCH, None, best_score, second, second_score, best=best)
         entry = next(e for e in self._entries if e.id == best)
         if entry.transfer:
-            return Decision(text, TRANSFER, best, best_score, second, second_score, entry.transfer)
-        return Decision(text, ANSWER, best, best_score, second, second_score)
+            return Decision(text, TRANSFER, best, best_score, second, second_score, entry.transfer, best)
+        return Decision(text, ANSWER, best, best_score, second, second_score, best=best)

@@ -54,12 +54,27 @@ def without_politeness(text: str) -> str:
     return " ".join(_POLITENESS.sub(" ", canonical_text(text)).split())
 
 
+_ARTICLES = ("le", "la", "les", "l", "un", "une", "au", "aux", "du", "des", "de", "a")
+
+
+def _without_article(words: str) -> str:
+    parts = words.split()
+    while parts and parts[0] in _ARTICLES:
+        parts = parts[1:]
+    return " ".join(parts)
+
+
+def _staff_pattern(phrase: str) -> str:
+    """A staff phrase, with or without its article: "le garde champêtre" also matches "au garde champêtre"."""
+    return rf"\b{re.escape(_without_article(canonical_text(phrase)))}\b"
+
+
 class PersonRequestDetector:
     """Tells whether a transcript explicitly asks for a person."""
 
     def __init__(self, extra_phrases: tuple[str, ...] = ()):
         patterns = list(_BUILT_IN_PATTERNS)
-        patterns += [rf"\b{re.escape(canonical_text(p))}\b" for p in extra_phrases if canonical_text(p)]
+        patterns += [_staff_pattern(p) for p in extra_phrases if _without_article(canonical_text(p))]
         self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns))
 
     def asks_for_person(self, text: str) -> bool:
