@@ -107,7 +107,7 @@ def test_ask_reads_one_transcript_per_line_from_stdin():
     decisions = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["text"] for d in decisions] == lines
     assert [d["action"] for d in decisions] == ["nomatch", "transfer", "answer"]
-    assert decisions[0]["answer"] is None and decisions[0]["best"] != decisions[0]["runner_up"]
+    assert decisions[0]["answer"] is None
     assert decisions[1]["target"] == "accueil"
     assert decisions[2]["answer"] == "recensement_citoyen"
 
@@ -137,3 +137,10 @@ def test_ask_refuses_broken_sheets_with_the_diagnostics(make_config):
     result = run_callbot("ask", "--config", str(config), "bonjour")
     assert result.returncode == 1
     assert "a.yaml:2:5: error: an answer: missing key `questions`" in result.stderr
+
+
+def test_ask_names_the_closest_answer_of_a_nomatch_apart_from_the_runner_up():
+    decision = json.loads(run_callbot("ask", "--config", str(EXAMPLE_CONFIG), "--json", "naissance").stdout)
+    assert decision["action"] == "nomatch" and decision["answer"] is None
+    assert decision["best"] and decision["runner_up"] and decision["best"] != decision["runner_up"]
+    assert decision["score"] >= decision["runner_up_score"]
