@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
     report.set_defaults(run=commands.report)
 
+    front = sub.add_parser("kamailio-config", help="write a Kamailio front (dispatcher) for the workers")
+    front.add_argument("--config", metavar="FILE", help="callbot.yaml (its `sip: listen` and `sip: workers`)")
+    front.add_argument("--out", required=True, metavar="DIR", help="folder for kamailio.cfg and dispatcher.list")
+    front.add_argument("--listen", default="0.0.0.0:5060", metavar="ADDR:PORT", help="where Kamailio listens")
+    front.add_argument("--worker", action="append", default=[], metavar="HOST:PORT",
+                       help="a worker on another callbot server (repeat for each)")
+    front.set_defaults(run=commands.kamailio_config)
+
     serve = sub.add_parser("serve", help="answer telephone calls (SIP)")
     _add_common(serve)
     serve.set_defaults(run=commands.serve)

@@ -161,7 +161,12 @@ def serve(args: argparse.Namespace) -> int:
     warm(engines, config, knowledge, call_rates(config.sip.codecs))
     print(f"callbot: answering calls for {config.commune} on sip:callbot@{config.sip.host}:{config.sip.port} "
           f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
-    run_service(knowledge, engines, find_config(args.config), _sheets(args))
+    if config.sip.workers > 1:
+        from callbot.workers import Supervisor
+
+        Supervisor(knowledge, engines, find_config(args.config), _sheets(args), config.sip.workers).run()
+    else:
+        run_service(knowledge, engines, find_config(args.config), _sheets(args))
     return EXIT_OK
 
 
@@ -192,3 +197,32 @@ def report(args: argparse.Namespace) -> int:
         Path(args.html).write_text(render_html(built), encoding="utf-8")
         print(f"HTML report: {args.html}", file=sys.stderr)
     return EXIT_OK
+
+
+def kamailio_config(args: argparse.Namespace) -> int:
+    """Write kamailio.cfg and dispatcher.list for the workers of this configuration (and other servers')."""
+    from callbot.config import require_config
+    from callbot.kamailio import front_for, write_front
+
+    try:
+        config = require_config(find_config(args.config))
+        listen = _host_port(args.listen)
+        others = tuple(_host_port(w) for w in args.worker)
+    except ConfigError as exc:
+        _print_diagnostics(list(exc.diagnostics))
+        return EXIT_INVALID
+    except ValueError as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    front = front_for(config, listen, others)
+    cfg = write_front(front, Path(args.out))
+    print(f"{cfg}: Kamailio on {listen[0]}:{listen[1]} in front of "
+          + ", ".join(f"{h}:{p}" for h, p in front.workers))
+    return EXIT_OK
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"`{text}` is not ADDRESS:PORT")
+    return host, int(port)

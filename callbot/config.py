@@ -22,7 +22,7 @@ CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "di
 JOURNAL_KEYS = ("path", "retention_days", "caller_number")
 METRICS_KEYS = ("listen",)
 CALENDAR_KEYS = ("hours", "collections", "menus", "school_holidays", "alsace_moselle", "during_office_hours")
-SIP_KEYS = ("listen", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
+SIP_KEYS = ("listen", "workers", "mode", "allow", "registrar", "username", "password", "register_seconds", "codecs", "max_calls",
             "max_call_seconds", "transfer_timeout_seconds", "overflow", "rtp_ports")
 MESSAGE_KEYS = ("spool", "retention_days", "email")
 EMAIL_KEYS = ("host", "port", "sender", "recipients", "starttls", "username", "password")
@@ -97,6 +97,7 @@ class SipSettings:
     overflow: str | None = None  # a SIP URI to send calls to when full; otherwise 486 Busy Here
     rtp_port_start: int = 40000
     rtp_port_count: int = 1000
+    workers: int = 1  # SIP worker processes, 4 calls each; `auto` in the file: as many as the machine has cores
 
     def allows(self, host: str) -> bool:
         try:
@@ -344,6 +345,14 @@ def _sip(r: YamlReader, node: yaml.Node | None) -> SipSettings:
             r.error(keys["listen"], f"`listen` must be ADDRESS:PORT, not `{listen}`", "write it like 0.0.0.0:5060")
         elif listen is not None:
             values.update(host=host, port=int(port))
+    if "workers" in keys:
+        node = keys["workers"]
+        if isinstance(node, yaml.ScalarNode) and node.value == "auto":
+            values["workers"] = max(1, min(os.cpu_count() or 1, 8))
+        else:
+            count = r.number(node, "`workers`", 1, 32)
+            if count is not None:
+                values["workers"] = int(count)
     if "mode" in keys:
         mode = r.text(keys["mode"], "`mode`")
         if mode not in (None, "direct", "register"):

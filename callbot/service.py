@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from callbot.call import CallSession
+from callbot.config import SipSettings
 from callbot.journal import CallJournal, JournalTurn
 from callbot.knowledge import Knowledge, load_knowledge
 from callbot.metrics import Metrics
@@ -126,17 +127,25 @@ class CallRecorder:
                             session.transfer_target, turns)
 
 
-def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None) -> None:
-    """Answer calls until SIGTERM or SIGINT; reload on SIGHUP."""
+def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,
+                sip: SipSettings | None = None, worker: int | None = None, heartbeat: Callable[[], None] | None = None
+                ) -> None:
+    """Answer calls until SIGTERM or SIGINT; reload on SIGHUP.
+
+    As a worker of a supervisor, `sip` gives the worker's own port, `worker` its
+    number (for the metrics port), and `heartbeat` is called from the SIP loop.
+    """
     config = knowledge.config
+    sip = sip or config.sip
     metrics = Metrics()
     holder = KnowledgeHolder(knowledge, config_path, sheets_dir, engines, metrics)
     spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
     journal = CallJournal(config.journal.path, config.journal.retention_days, config.journal.caller_number) \
         if config.journal else None
-    service = SipService(config.sip, holder, engines, spool, CallRecorder(journal, metrics))
+    service = SipService(sip, holder, engines, spool, CallRecorder(journal, metrics))
     if config.metrics_listen:
-        metrics.serve(*config.metrics_listen)
+        host, port = config.metrics_listen
+        metrics.serve(host, port + (worker or 0))
     stop = threading.Event()
     reload_wanted = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -152,6 +161,8 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
 
     watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
     chores = [PeriodicTask(PURGE_EVERY_S, spool.purge)]
+    if heartbeat is not None:
+        chores.append(PeriodicTask(1.0, heartbeat))
     if journal is not None:
         chores.append(PeriodicTask(PURGE_EVERY_S, journal.purge))
     if watchdog_usec:
@@ -166,8 +177,7 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
 
     service.start()
     sd_notify("READY=1")
-    log.info("answering calls for %s on sip:callbot@%s:%d (%s mode)", config.commune, config.sip.host,
-             config.sip.port, config.sip.mode)
+    log.info("answering calls for %s on sip:callbot@%s:%d (%s mode)", config.commune, sip.host, sip.port, sip.mode)
     try:
         service.run(until=stop, on_tick=on_tick)
     finally:

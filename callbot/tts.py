@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -40,21 +41,38 @@ class Voice(Protocol):
 
 
 class PiperVoiceEngine:
-    """A Piper voice (.onnx + .onnx.json), loaded once per process."""
+    """A Piper voice (.onnx + .onnx.json).
+
+    The ONNX session is created on first use: a process that forks workers
+    checks the voice at start-up but lets each worker open its own session
+    (ONNX Runtime's threads do not survive a fork), and workers that only play
+    cached prompts never load it at all.
+    """
 
     def __init__(self, model_path: Path):
-        from piper import PiperVoice
-
         model_path = Path(model_path)
         config_path = Path(f"{model_path}.json")
         if not model_path.is_file() or not config_path.is_file():
             raise ModelMissing(f"no Piper voice at {model_path} (and its .onnx.json): {INSTALL_HINT}")
-        self._voice = PiperVoice.load(model_path, config_path=config_path)
-        self._lock = threading.Lock()  # one ONNX session per voice; calls take turns
-        self.native_rate = int(self._voice.config.sample_rate)
+        self.model_path, self.config_path = model_path, config_path
+        self.native_rate = int(json.loads(config_path.read_text(encoding="utf-8"))["audio"]["sample_rate"])
         digest = hashlib.sha256(config_path.read_bytes())
         digest.update(str(model_path.stat().st_size).encode())
         self.identity = f"{model_path.stem}-{digest.hexdigest()[:12]}"
+        self._voice = None
+        self._lock = threading.Lock()  # one ONNX session per voice; calls take turns
+
+    def _loaded(self):
+        if self._voice is None:
+            from piper import PiperVoice
+
+            self._voice = PiperVoice.load(self.model_path, config_path=self.config_path)
+        return self._voice
+
+    def release(self) -> None:
+        """Drop the ONNX session (before forking workers: each opens its own)."""
+        with self._lock:
+            self._voice = None
 
     def synthesize(self, text: str, speed: float) -> Iterator[np.ndarray]:
         from piper import SynthesisConfig
@@ -62,7 +80,7 @@ class PiperVoiceEngine:
         # Piper's length_scale is the inverse of speed: 1.25 is slower speech
         config = SynthesisConfig(length_scale=1.0 / speed)
         with self._lock:
-            chunks = list(self._voice.synthesize(text, config))
+            chunks = list(self._loaded().synthesize(text, config))
         for chunk in chunks:
             yield chunk.audio_int16_array
 

@@ -24,6 +24,25 @@ from callbot.config import require_config
 from conftest import FRENCH_AUDIO, REPO, SHORT_PROMPTS, speech_section
 from peers import Pbx, Phone, free_port, pad_wav, run_sipp, silence_wav
 
+
+def free_consecutive_udp_ports(count: int) -> int:
+    """The first of `count` consecutive free UDP ports on 127.0.0.1 (one per worker)."""
+    for _ in range(100):
+        base = free_port("udp")
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free UDP ports")
+
 COMMUNE = "Testville"
 
 
@@ -31,8 +50,9 @@ class Bot:
     """`callbot serve` as a subprocess, with its log."""
 
     def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = "",
-                 answers: Path = REPO / "callbot" / "example" / "answers", codecs: str = "PCMA, PCMU"):
-        self.port = free_port("udp")
+                 answers: Path = REPO / "callbot" / "example" / "answers", codecs: str = "PCMA, PCMU",
+                 workers: int = 1):
+        self.port = free_consecutive_udp_ports(workers)
         rtp = free_port("udp")
         rtp = min(rtp - rtp % 2, 60000)
         self.spool = workdir / "spool"
@@ -43,7 +63,7 @@ class Bot:
             f"commune: {COMMUNE}\nanswers: {answers}\n"
             f"transfer:\n  reception: accueil\n  targets:\n{target_lines}"
             + SHORT_PROMPTS + speech_section(cache)
-            + f"sip:\n  listen: 127.0.0.1:{self.port}\n  codecs: [{codecs}]\n  rtp_ports: {rtp}-{rtp + 99}\n"
+            + f"sip:\n  listen: 127.0.0.1:{self.port}\n  workers: {workers}\n  codecs: [{codecs}]\n  rtp_ports: {rtp}-{rtp + 99}\n"
               f"  transfer_timeout_seconds: 15\n{sip}"
             + f"messages:\n  spool: {self.spool}\n" + extra, encoding="utf-8")
         self.log_path = workdir / "bot.log"

@@ -1,0 +1,209 @@
+"""Several SIP worker processes under one supervisor, sharing the speech models.
+
+The pjsua2 wheel takes at most four calls per process, so capacity comes from
+processes. The supervisor loads the Vosk model and checks the voice, renders
+the prompt cache, then forks the workers: the model's pages are shared
+copy-on-write. Each worker is a whole `callbot serve` with its own SIP port
+(`sip: listen` port + its number) and audio ports, created after the fork
+(pjsua2 must not cross a fork).
+
+The supervisor restarts a worker that dies or stops sending its heartbeat,
+forwards SIGHUP (each worker reloads, keeping the last good version on
+error), and stops them all on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from callbot.config import SipSettings
+from callbot.knowledge import Knowledge
+from callbot.service import PeriodicTask, run_service, sd_notify
+from callbot.speech import SpeechEngines
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TIMEOUT_S = 30.0  # a worker silent this long is hung: killed and restarted
+RESTART_PAUSE_S = 1.0  # between a worker's death and its restart, so a crash loop cannot spin
+STOP_GRACE_S = 15.0
+
+
+def worker_settings(sip: SipSettings, count: int) -> list[SipSettings]:
+    """Each worker's SIP port (consecutive) and its share of the audio ports."""
+    share = sip.rtp_port_count // count
+    return [replace(sip, port=sip.port + n, rtp_port_start=sip.rtp_port_start + n * share, rtp_port_count=share)
+            for n in range(count)]
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident memory of a process, in KiB (from /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class _Worker:
+    number: int
+    settings: SipSettings
+    pid: int = 0
+    heartbeat_fd: int = -1
+    last_beat: float = 0.0
+    restarts: int = 0
+
+
+class Supervisor:
+    def __init__(self, knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,
+                 count: int):
+        self.knowledge = knowledge
+        self.engines = engines
+        self.config_path = config_path
+        self.sheets_dir = sheets_dir
+        self.workers = [_Worker(n, s) for n, s in enumerate(worker_settings(knowledge.config.sip, count))]
+        self.stop = threading.Event()
+        self.reload_wanted = threading.Event()
+
+    # -- children ------------------------------------------------------------------
+    def spawn(self, worker: _Worker) -> None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read_fd)
+            for other in self.workers:
+                if other.heartbeat_fd >= 0:
+                    os.close(other.heartbeat_fd)
+            os.environ.pop("NOTIFY_SOCKET", None)  # only the supervisor talks to systemd
+            os.environ.pop("WATCHDOG_USEC", None)
+            code = 0
+            try:
+                run_service(self.knowledge, self.engines, self.config_path, self.sheets_dir, worker.settings,
+                            worker.number, lambda: _beat(write_fd))
+            except BaseException:
+                log.exception("worker %d failed", worker.number)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        os.close(write_fd)
+        worker.pid, worker.heartbeat_fd, worker.last_beat = pid, read_fd, time.monotonic()
+        log.info("worker %d started (pid %d, SIP port %d)", worker.number, pid, worker.settings.port)
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_wanted.set())
+        release = getattr(self.engines.voice, "release", None)
+        if release:
+            release()  # rendering the cache opened the voice here: workers open their own after the fork
+        for worker in self.workers:
+            self.spawn(worker)
+        sd_notify("READY=1")
+        chores = [PeriodicTask(60, self.log_memory)]
+        watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
+        if watchdog_usec:
+            chores.append(PeriodicTask(watchdog_usec / 2e6, lambda: sd_notify("WATCHDOG=1")))
+        try:
+            while not self.stop.is_set():
+                self._read_heartbeats(0.5)
+                self._reap_and_restart()
+                self._kill_hung()
+                if self.reload_wanted.is_set():
+                    self.reload_wanted.clear()
+                    self._signal_all(signal.SIGHUP)
+                for chore in chores:
+                    chore()
+        finally:
+            sd_notify("STOPPING=1")
+            self._stop_all()
+
+    def _read_heartbeats(self, timeout: float) -> None:
+        fds = {w.heartbeat_fd: w for w in self.workers if w.heartbeat_fd >= 0}
+        try:
+            ready, _, _ = select.select(list(fds), [], [], timeout)
+        except InterruptedError:
+            return
+        for fd in ready:
+            if os.read(fd, 64):
+                fds[fd].last_beat = time.monotonic()
+
+    def _reap_and_restart(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = next((w for w in self.workers if w.pid == pid), None)
+            if worker is None or self.stop.is_set():
+                continue
+            worker.restarts += 1
+            log.error("worker %d (pid %d) ended (%s); restarting it (restart %d)", worker.number, pid,
+                      _describe_status(status), worker.restarts)
+            os.close(worker.heartbeat_fd)
+            time.sleep(RESTART_PAUSE_S)
+            self.spawn(worker)
+
+    def _kill_hung(self) -> None:
+        now = time.monotonic()
+        for worker in self.workers:
+            if now - worker.last_beat > HEARTBEAT_TIMEOUT_S:
+                log.error("worker %d (pid %d) sent no heartbeat for %.0f s: killing it", worker.number, worker.pid,
+                          now - worker.last_beat)
+                worker.last_beat = now
+                _kill(worker.pid, signal.SIGKILL)
+
+    def _signal_all(self, signum: int) -> None:
+        for worker in self.workers:
+            _kill(worker.pid, signum)
+
+    def _stop_all(self) -> None:
+        self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        alive = {w.pid for w in self.workers}
+        while alive and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                alive.discard(pid)
+            else:
+                time.sleep(0.1)
+        for pid in alive:
+            _kill(pid, signal.SIGKILL)
+
+    def log_memory(self) -> None:
+        worker_rss = {w.number: rss_kib(w.pid) for w in self.workers}
+        log.info("memory: supervisor %s KiB, workers %s KiB", rss_kib(os.getpid()), worker_rss)
+
+
+def _beat(fd: int) -> None:
+    try:
+        os.write(fd, b".")
+    except OSError:  # the supervisor is gone: nothing to tell
+        pass
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
