@@ -42,15 +42,14 @@ def worker_settings(sip: SipSettings, count: int) -> list[SipSettings]:
             for n in range(count)]
 
 
-def rss_kib(pid: int) -> int | None:
-    """Resident memory of a process, in KiB (from /proc)."""
+def memory_kib(pid: int) -> dict[str, int]:
+    """Resident memory of a process in KiB: `rss` in all, `private` its own (what one more worker costs)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+        fields = {line.split(":")[0]: int(line.split()[1])
+                  for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]}
+    except (OSError, ValueError, IndexError):
+        return {}
+    return {"rss": fields.get("Rss", 0), "private": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
 
 
 @dataclass
@@ -78,20 +77,20 @@ class Supervisor:
     def spawn(self, worker: _Worker) -> None:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the worker
-            os.close(read_fd)
-            for other in self.workers:
-                if other.heartbeat_fd >= 0:
-                    os.close(other.heartbeat_fd)
-            os.environ.pop("NOTIFY_SOCKET", None)  # only the supervisor talks to systemd
-            os.environ.pop("WATCHDOG_USEC", None)
-            code = 0
+        if pid == 0:  # the worker: whatever happens, it never returns into the supervisor's code
+            code = 1
             try:
+                os.close(read_fd)
+                for other in self.workers:
+                    if other.heartbeat_fd >= 0 and other is not worker:
+                        os.close(other.heartbeat_fd)
+                os.environ.pop("NOTIFY_SOCKET", None)  # only the supervisor talks to systemd
+                os.environ.pop("WATCHDOG_USEC", None)
                 run_service(self.knowledge, self.engines, self.config_path, self.sheets_dir, worker.settings,
                             worker.number, lambda: _beat(write_fd))
+                code = 0
             except BaseException:
                 log.exception("worker %d failed", worker.number)
-                code = 1
             finally:
                 logging.shutdown()
                 os._exit(code)
@@ -152,6 +151,7 @@ class Supervisor:
             log.error("worker %d (pid %d) ended (%s); restarting it (restart %d)", worker.number, pid,
                       _describe_status(status), worker.restarts)
             os.close(worker.heartbeat_fd)
+            worker.heartbeat_fd = -1
             time.sleep(RESTART_PAUSE_S)
             self.spawn(worker)
 
@@ -185,8 +185,8 @@ class Supervisor:
             _kill(pid, signal.SIGKILL)
 
     def log_memory(self) -> None:
-        worker_rss = {w.number: rss_kib(w.pid) for w in self.workers}
-        log.info("memory: supervisor %s KiB, workers %s KiB", rss_kib(os.getpid()), worker_rss)
+        workers = {w.number: memory_kib(w.pid) for w in self.workers}
+        log.info("memory (KiB): supervisor %s, workers %s", memory_kib(os.getpid()), workers)
 
 
 def _beat(fd: int) -> None:
