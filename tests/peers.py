@@ -81,7 +81,7 @@ def free_port(kind: Literal["udp", "tcp"] = "udp") -> int:
         return sock.getsockname()[1]
 
 
-def _free_udp_range(count: int) -> int:
+def free_udp_range(count: int) -> int:
     """First port of `count` consecutive free UDP ports (for baresip's RTP/RTCP range)."""
     for _ in range(200):
         base = free_port("udp")
@@ -227,7 +227,7 @@ class Phone:
         if source is None:
             # A silent microphone that outlasts any test call (baresip hangs up at its end).
             source = silence_wav(self.dir / "silence.wav", 120)
-        rtp_base = _free_udp_range(20)
+        rtp_base = free_udp_range(20)
         modules = "\n".join(f"module {m}" for m in self.MODULES)
         (self.dir / "config").write_text(f"""\
 poll_method epoll
@@ -761,7 +761,7 @@ def run_sipp(args: list[str], timeout: float, cwd: Path) -> subprocess.Completed
     if "-p" not in args:
         extra += ["-p", str(free_port("udp"))]
     if "-mp" not in args:
-        extra += ["-mp", str(_free_udp_range(10))]
+        extra += ["-mp", str(free_udp_range(10))]
     cmd = [binary, *args, *extra]
     proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -25,26 +25,7 @@ from callbot.report import (
     render_text,
 )
 
-DDL = """
-CREATE TABLE calls (
-  id TEXT PRIMARY KEY,
-  started_at TEXT NOT NULL,
-  duration_s REAL NOT NULL,
-  outcome TEXT NOT NULL,
-  caller TEXT,
-  transfer_target TEXT
-);
-CREATE TABLE turns (
-  call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
-  turn INTEGER NOT NULL,
-  transcript TEXT NOT NULL,
-  action TEXT,
-  answer TEXT,
-  score REAL,
-  latency_ms REAL,
-  PRIMARY KEY (call_id, turn)
-);
-"""
+from callbot.journal import SCHEMA as DDL  # the journal's own schema: the report reads what it writes
 
 START, END = date(2026, 11, 30), date(2026, 12, 6)  # Monday to Sunday
 CALLS_PER_DAY = [12, 10, 8, 9, 11, 6, 4]  # 60 calls

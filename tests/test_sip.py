@@ -22,26 +22,8 @@ import soundfile as sf
 from callbot.audio import join_frames
 from callbot.config import require_config
 from conftest import FRENCH_AUDIO, REPO, SHORT_PROMPTS, speech_section
-from peers import Pbx, Phone, free_port, pad_wav, run_sipp, silence_wav
+from peers import Pbx, Phone, free_port, free_udp_range, pad_wav, run_sipp, silence_wav
 
-
-def free_consecutive_udp_ports(count: int) -> int:
-    """The first of `count` consecutive free UDP ports on 127.0.0.1 (one per worker)."""
-    for _ in range(100):
-        base = free_port("udp")
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError(f"no {count} consecutive free UDP ports")
 
 COMMUNE = "Testville"
 
@@ -52,7 +34,7 @@ class Bot:
     def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = "",
                  answers: Path = REPO / "callbot" / "example" / "answers", codecs: str = "PCMA, PCMU",
                  workers: int = 1):
-        self.port = free_consecutive_udp_ports(workers)
+        self.port = free_udp_range(workers)  # one SIP port per worker
         rtp = free_port("udp")
         rtp = min(rtp - rtp % 2, 60000)
         self.spool = workdir / "spool"
