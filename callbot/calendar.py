@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -37,10 +36,10 @@ from typing import NamedTuple
 
 import holidays as holidays_lib
 import yaml
-from rapidfuzz import process
 
 from callbot.speech_text import WEEKDAYS, speak_date, speak_time
-from callbot.yamlsource import ERROR, WARNING, Diagnostic, Location, YamlReader
+from callbot.understanding.normalise import strip_accents
+from callbot.yamlsource import ERROR, WARNING, Diagnostic, Location, YamlReader, did_you_mean
 
 Hours = tuple[tuple[time, time], ...]
 
@@ -199,16 +198,6 @@ def _parse_date_text(text: str) -> date | None | str:
         return "invalid"
 
 
-def _strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-
-
-def _did_you_mean(word: str, choices) -> str:
-    guess = process.extractOne(word, tuple(choices), score_cutoff=60)
-    listed = ", ".join(choices)
-    return f"did you mean `{guess[0]}`? use one of: {listed}" if guess else f"use one of: {listed}"
-
-
 class _Reader(YamlReader):
     """YamlReader with the value types of calendars: dates, day names, opening hours, nouns."""
 
@@ -246,7 +235,7 @@ class _Reader(YamlReader):
             return None
         if word.lower() in WEEKDAYS:
             return WEEKDAYS.index(word.lower())
-        self.error(node, f"{what}: `{word}` is not a day of the week", _did_you_mean(word.lower(), WEEKDAYS))
+        self.error(node, f"{what}: `{word}` is not a day of the week", did_you_mean(word.lower(), WEEKDAYS))
         return None
 
     def weekdays(self, node: yaml.Node, what: str) -> tuple[int, ...] | None:
@@ -354,7 +343,7 @@ class _Reader(YamlReader):
             gender = self.text(gender_node, "`genre`")
             if gender is None:
                 return None
-            gender = _strip_accents(gender.lower())
+            gender = strip_accents(gender.lower())
             if gender not in ("feminin", "masculin"):
                 self.error(gender_node, f"`genre` must be `féminin` or `masculin`, not `{gender}`",
                            "write `genre: féminin` or `genre: masculin`")
@@ -473,7 +462,7 @@ def load_schedule(path: Path | str, alsace_moselle: bool = False) -> tuple[Sched
         office = reader.text(keys["accueil"], "`accueil`") or office
         if entries and office not in entries:
             reader.error(keys["accueil"], f"`accueil` names `{office}`, which is not a place of `lieux`",
-                         _did_you_mean(office, tuple(entries)))
+                         did_you_mean(office, tuple(entries)))
     elif entries and office not in entries:
         reader.error(places_node, "`lieux` has no `mairie`, whose hours the reception follows",
                      "add the mairie's hours, or write `accueil: <place>` to name the reception's place")
@@ -736,7 +725,7 @@ def load_collections(path: Path | str, alsace_moselle: bool = False) -> tuple[Co
             weeks = reader.text(fields["semaines"], "`semaines`")
             if weeks is not None and weeks not in WEEK_PARITIES:
                 reader.error(fields["semaines"], f"`semaines` must be paires, impaires or toutes, not `{weeks}`",
-                             _did_you_mean(weeks, WEEK_PARITIES))
+                             did_you_mean(weeks, WEEK_PARITIES))
                 weeks = None
         rule = _rule(reader, fields.get("regle_jours_feries")) or default_rule
         if noun and weekdays and weeks:
@@ -754,12 +743,12 @@ def _rule(r: _Reader, node: yaml.Node | None) -> str | None:
     rule = r.text(node, "`regle_jours_feries`")
     if rule is None:
         return None
-    normal = _strip_accents(rule.lower())
+    normal = strip_accents(rule.lower())
     for allowed in COLLECTION_RULES:
-        if normal == _strip_accents(allowed) or normal == _strip_accents(allowed)[:-1]:  # "supprime" too
+        if normal == strip_accents(allowed) or normal == strip_accents(allowed)[:-1]:  # "supprime" too
             return allowed
     r.error(node, f"`regle_jours_feries` must be lendemain, maintenue or supprimée, not `{rule}`",
-            _did_you_mean(rule, COLLECTION_RULES))
+            did_you_mean(rule, COLLECTION_RULES))
     return None
 
 
@@ -968,7 +957,7 @@ def load_menus(path: Path | str) -> tuple[dict[date, Menu], list[Diagnostic]]:
         return {}, diagnostics
     header_line = lines[header_index]
     delimiter = max(";,\t", key=header_line.count)
-    header = [_strip_accents(cell.strip().lower()) for cell in header_line.split(delimiter)]
+    header = [strip_accents(cell.strip().lower()) for cell in header_line.split(delimiter)]
     while header and not header[-1]:
         header.pop()
     if tuple(header) != MENU_COLUMNS:

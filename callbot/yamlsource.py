@@ -206,13 +206,16 @@ def _kind(node: yaml.Node) -> str:
     }.get(node.tag, f"`{node.value}`")
 
 
+def did_you_mean(word: str, choices: Iterable[str], listing: str = "use one of") -> str:
+    """A fix hint for a word that is not one of `choices`: the closest one, then all of them."""
+    choices = tuple(choices)
+    guess = process.extractOne(word, choices, score_cutoff=60)
+    listed = f"{listing}: {', '.join(choices)}"
+    return f"did you mean `{guess[0]}`? {listed}" if guess else listed
+
+
 def _unknown_key_hint(key: str, allowed: tuple[str, ...]) -> str:
-    if allowed:
-        guess = process.extractOne(key, allowed, score_cutoff=60)
-        if guess:
-            return f"did you mean `{guess[0]}`? allowed keys: {', '.join(allowed)}"
-        return f"allowed keys: {', '.join(allowed)}"
-    return "remove this key"
+    return did_you_mean(key, allowed, "allowed keys") if allowed else "remove this key"
 
 
 def _syntax_hint(problem: str) -> str:
