@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from callbot.kamailio import PROBE_INTERVAL_S
 from conftest import run_callbot
 from peers import free_port, require_program, run_sipp
 from test_sip import Bot
@@ -81,6 +82,7 @@ def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, 
             survivors = {line.split("call ")[1].split(":")[0] for line in bot.log_text().splitlines()
                          if "says prompt:noinput_1" in line}
             assert len(survivors) >= 4, bot.log_text()[-3000:]
+            time.sleep(2 * PROBE_INTERVAL_S + 1)  # the front's OPTIONS probes see the restarted worker up again
             after = twelve_calls(front.port, tmp_path)  # new calls go to live workers, the dead one restarted
             assert after.returncode == 0, after.stdout[-3000:]
             assert len(set(worker_pids(bot))) == 4  # three, plus the restarted one
