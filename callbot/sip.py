@@ -125,6 +125,8 @@ class _Worker:
 def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int,
              on_finished: Callable[[CallSession], None] = lambda session: None) -> None:
     """The worker loop of one call; reports the finished session (journal, metrics) when it ends."""
+    # pjlib aborts the process if any pjsua2 object is touched from a thread it does not know
+    _pj().Endpoint.instance().libRegisterThread(threading.current_thread().name)
     try:
         _call_loop(session, worker, rate, max_call_ms)
     finally:
@@ -490,6 +492,9 @@ def _call_class():
             # the call's media is already gone with the call: dropping the port removes it from the bridge
             self.port = None
             self.remote_media = None
+            # break the cycle call -> session -> SipLine -> call, so this pjsua2 object is freed here, on the
+            # SIP thread, by reference counting: freed by the cycle collector on another thread, pjlib aborts
+            self.session = None
             stats = self.worker.stats
             log.info("call %s: released (underruns %d, dropped %d)", self.call_id, stats.underruns, stats.dropped)
 
