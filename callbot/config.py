@@ -80,6 +80,11 @@ class SpeechSettings:
     end_silence_ms: int = 800  # silence that ends an utterance
 
 
+def auto_workers() -> int:
+    """`workers: auto`, the default: one worker per core (at most 8), each taking 4 calls."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 @dataclass(frozen=True)
 class SipSettings:
     host: str = "127.0.0.1"
@@ -97,7 +102,7 @@ class SipSettings:
     overflow: str | None = None  # a SIP URI to send calls to when full; otherwise 486 Busy Here
     rtp_port_start: int = 40000
     rtp_port_count: int = 1000
-    workers: int = 1  # SIP worker processes, 4 calls each; `auto` in the file: as many as the machine has cores
+    workers: int = field(default_factory=auto_workers)  # SIP worker processes, 4 calls each
 
     def allows(self, host: str) -> bool:
         try:
@@ -348,7 +353,7 @@ def _sip(r: YamlReader, node: yaml.Node | None) -> SipSettings:
     if "workers" in keys:
         node = keys["workers"]
         if isinstance(node, yaml.ScalarNode) and node.value == "auto":
-            values["workers"] = max(1, min(os.cpu_count() or 1, 8))
+            values["workers"] = auto_workers()
         else:
             count = r.number(node, "`workers`", 1, 32)
             if count is not None:

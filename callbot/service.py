@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from callbot.call import CallSession
+from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.journal import CallJournal, JournalTurn
 from callbot.knowledge import Knowledge, load_knowledge
@@ -128,12 +129,13 @@ class CallRecorder:
 
 
 def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,
-                sip: SipSettings | None = None, worker: int | None = None, heartbeat: Callable[[], None] | None = None
-                ) -> None:
+                sip: SipSettings | None = None, worker: int | None = None, heartbeat: Callable[[], None] | None = None,
+                claims: CallClaims | None = None) -> None:
     """Answer calls until SIGTERM or SIGINT; reload on SIGHUP.
 
     As a worker of a supervisor, `sip` gives the worker's own port, `worker` its
-    number (for the metrics port), and `heartbeat` is called from the SIP loop.
+    number (for the metrics port), `heartbeat` is called from the SIP loop, and
+    `claims` is shared with the other workers when they register as one extension.
     """
     config = knowledge.config
     sip = sip or config.sip
@@ -142,7 +144,7 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
     spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
     journal = CallJournal(config.journal.path, config.journal.retention_days, config.journal.caller_number) \
         if config.journal else None
-    service = SipService(sip, holder, engines, spool, CallRecorder(journal, metrics))
+    service = SipService(sip, holder, engines, spool, CallRecorder(journal, metrics), claims)
     if config.metrics_listen:
         host, port = config.metrics_listen
         metrics.serve(host, port + (worker or 0))

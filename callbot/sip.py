@@ -30,6 +30,7 @@ import numpy as np
 
 from callbot.audio import FRAME_MS, Frame, samples_per_frame, silence
 from callbot.call import CallSession
+from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.dialog import Dialog
 from callbot.knowledge import Knowledge
@@ -166,8 +167,10 @@ class SipService:
     """The pjsua2 endpoint, its account, and the calls in progress."""
 
     def __init__(self, settings: SipSettings, knowledge_source: Callable[[], Knowledge], engines: SpeechEngines,
-                 spool: MessageSpool, on_call_finished: Callable[[CallSession, str], None] = lambda s, caller: None):
+                 spool: MessageSpool, on_call_finished: Callable[[CallSession, str], None] = lambda s, caller: None,
+                 claims: CallClaims | None = None):
         self.settings = settings
+        self.claims = claims  # shared with the other workers registered as the same extension
         self.on_call_finished = on_call_finished  # (session, caller number): journal and metrics
         self.knowledge_source = knowledge_source  # the knowledge in force when a call starts
         self.engines = engines
@@ -307,13 +310,16 @@ class SipService:
     def active_calls(self) -> int:
         return sum(1 for c in self.calls.values() if not c.finished)
 
-    def admit(self, call_id: int, source: str) -> tuple[int, str | None]:
+    def admit(self, call_id: str, source: str) -> tuple[int, str | None]:
         """The SIP status for a new call: 200 to answer, 403 for an unknown peer, 486 or 302 when full."""
         host = source.rsplit(":", 1)[0].strip("[]")
         if self.settings.mode == "direct" and not self.settings.allows(host):
             log.warning("refused a call from %s: not in sip.allow", host)
             return 403, None
-        if self.active_calls >= min(self.settings.max_calls, PJSUA_MAX_CALLS):
+        full = self.active_calls >= min(self.settings.max_calls, PJSUA_MAX_CALLS)
+        if self.claims is not None and (full or not self.claims.claim(call_id)):
+            return 486, None  # another worker of this extension takes it (or all are full: the PBX says busy)
+        if full:
             if self.settings.overflow:
                 return 302, self.settings.overflow
             return 486, None
@@ -378,7 +384,7 @@ def _account_class():
         def onIncomingCall(self, prm):
             service = self.service
             call = BotCall(self, prm.callId, service)
-            status, contact = service.admit(prm.callId, prm.rdata.srcAddress)
+            status, contact = service.admit(call.getInfo().callIdString, prm.rdata.srcAddress)
             answer = pj.CallOpParam()
             answer.statusCode = status
             if status != 200:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import Knowledge
 from callbot.service import PeriodicTask, run_service, sd_notify
@@ -70,6 +71,8 @@ class Supervisor:
         self.config_path = config_path
         self.sheets_dir = sheets_dir
         self.workers = [_Worker(n, s) for n, s in enumerate(worker_settings(knowledge.config.sip, count))]
+        # registered as one extension, every worker receives every call: the first to claim it answers
+        self.claims = CallClaims() if knowledge.config.sip.mode == "register" else None
         self.stop = threading.Event()
         self.reload_wanted = threading.Event()
 
@@ -86,8 +89,9 @@ class Supervisor:
                         os.close(other.heartbeat_fd)
                 os.environ.pop("NOTIFY_SOCKET", None)  # only the supervisor talks to systemd
                 os.environ.pop("WATCHDOG_USEC", None)
+                _name_worker_in_log(worker.number)
                 run_service(self.knowledge, self.engines, self.config_path, self.sheets_dir, worker.settings,
-                            worker.number, lambda: _beat(write_fd))
+                            worker.number, lambda: _beat(write_fd), self.claims)
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", worker.number)
@@ -187,6 +191,13 @@ class Supervisor:
     def log_memory(self) -> None:
         workers = {w.number: memory_kib(w.pid) for w in self.workers}
         log.info("memory (KiB): supervisor %s, workers %s", memory_kib(os.getpid()), workers)
+
+
+def _name_worker_in_log(number: int) -> None:
+    """Prefix every line a worker logs with its number, so one journal tells the workers apart."""
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            handler.setFormatter(logging.Formatter(f"[worker {number}] {handler.formatter._fmt}"))
 
 
 def _beat(fd: int) -> None:

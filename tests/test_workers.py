@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from callbot.claims import CallClaims
 from callbot.kamailio import PROBE_INTERVAL_S
 from conftest import run_callbot
-from peers import free_port, require_program, run_sipp
+from peers import Pbx, free_port, require_program, run_sipp, sipp_scenario
 from test_sip import Bot
 
 
@@ -44,9 +45,32 @@ def worker_pids(bot: Bot) -> list[int]:
     return [int(line.split("pid ")[1].split(",")[0]) for line in bot.log_text().splitlines() if "started (pid" in line]
 
 
-def twelve_calls(port: int, cwd: Path) -> subprocess.CompletedProcess:
-    return run_sipp([f"127.0.0.1:{port}", "-sn", "uac", "-s", "callbot", "-d", "5000", "-m", "12", "-l", "12",
-                     "-r", "12"], timeout=90, cwd=cwd)
+KEYPAD_TRANSFER = Path(__file__).parent / "sipp" / "keypad_transfer.xml"
+
+
+def twelve_calls(port: int, cwd: Path, service: str = "callbot") -> subprocess.CompletedProcess:
+    """12 simultaneous callers who listen to the greeting for 3 s, press 0 and accept the transfer."""
+    return run_sipp([f"127.0.0.1:{port}", *sipp_scenario(KEYPAD_TRANSFER), "-s", service,
+                     "-m", "12", "-l", "12", "-r", "12", "-trace_err"], timeout=90, cwd=cwd)
+
+
+def calls_per_worker(log: str) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for line in log.splitlines():
+        if line.startswith("[worker ") and "audio at 8000 Hz" in line:
+            number = int(line.split()[1].rstrip("]"))
+            counts[number] = counts.get(number, 0) + 1
+    return counts
+
+
+def assert_greeted_and_transferred(log: str, calls: int) -> None:
+    """From the bot's side: each call heard the greeting, then went to the reception on keypad 0."""
+    answered = {line.split("call ")[1].split(":")[0] for line in log.splitlines() if "audio at 8000 Hz" in line}
+    greeted = {line.split("call ")[1].split(":")[0] for line in log.splitlines() if "says prompt:greeting" in line}
+    transferred = {line.split("call ")[1].split(":")[0] for line in log.splitlines()
+                   if "transfer progress 200 (final)" in line}
+    assert len(answered) == calls, log[-3000:]
+    assert greeted == answered and transferred == answered, log[-3000:]
 
 
 def test_twelve_calls_through_kamailio_reach_three_workers(tmp_path, prompt_cache_dir):
@@ -56,12 +80,52 @@ def test_twelve_calls_through_kamailio_reach_three_workers(tmp_path, prompt_cach
         try:
             time.sleep(4)  # the first OPTIONS probes mark the workers up
             result = twelve_calls(front.port, tmp_path)
-            assert result.returncode == 0, result.stdout[-3000:]
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         finally:
             front.close()
-        answered = bot.log_text().count("audio at 8000 Hz")
-        assert answered == 12
+        assert_greeted_and_transferred(bot.log_text(), 12)
         assert len(worker_pids(bot)) == 3
+        assert calls_per_worker(bot.log_text()) == {0: 4, 1: 4, 2: 4}
+
+
+def test_twelve_calls_to_three_workers_registered_as_one_extension(tmp_path, prompt_cache_dir):
+    """The usual deployment: the PBX forks each call to every worker; one answers, the PBX cancels the others."""
+    with Pbx(tmp_path, users={"callbot": "s3cretpw"}) as pbx:
+        registration = (f"  mode: register\n  registrar: sip:127.0.0.1:{pbx.port}\n  username: callbot\n"
+                        f"  password: s3cretpw\n  register_seconds: 60\n")
+        with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, sip=registration,
+                 workers=3) as bot:
+            deadline = time.monotonic() + 30
+            while bot.log_text().count("registered to") < 3:
+                assert time.monotonic() < deadline, bot.log_text()[-3000:]
+                time.sleep(0.2)
+            result = twelve_calls(pbx.port, tmp_path)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+            log = bot.log_text()
+        assert_greeted_and_transferred(log, 12)
+        assert calls_per_worker(log) == {0: 4, 1: 4, 2: 4}
+        assert log.count("incoming from") == 12, log[-3000:]  # each forked call was taken by one worker only
+
+
+def test_forked_workers_claim_each_call_once():
+    claims = CallClaims()
+    children = []
+    for _ in range(4):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            won = "".join("1" if claims.claim(f"call-{n}@pbx") else "0" for n in range(200))
+            os.write(write_fd, won.encode())
+            os._exit(0)
+        os.close(write_fd)
+        children.append((pid, read_fd))
+    results = []
+    for pid, read_fd in children:
+        with os.fdopen(read_fd, "rb") as pipe:
+            results.append(pipe.read().decode())
+        os.waitpid(pid, 0)
+    assert all(sum(result[n] == "1" for result in results) == 1 for n in range(200))
+    assert not claims.claim("call-199@pbx") and claims.claim("call-200@pbx")
 
 
 def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, prompt_cache_dir):
