@@ -5,7 +5,9 @@ the dispatcher list holds every worker (`sip: listen` port + n, for
 `sip: workers` workers, on this machine and on the `--worker` hosts given),
 probed with OPTIONS every few seconds so a dead worker is skipped; a call
 refused by a full worker (486) or lost in a timeout is tried on the next one;
-`pike` drops floods from one address.
+`pike` drops floods from one address. When every worker is full or down,
+the caller gets 486, or, with `sip: overflow`, a 302 to that number: with
+several workers the overflow is the front's decision, not a worker's.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ class Front:
     host: str
     port: int
     workers: tuple[tuple[str, int], ...]
+    overflow: str | None = None  # where callers go when every worker is full or down
 
 
 def front_for(config: Config, listen: tuple[str, int], extra_workers: tuple[tuple[str, int], ...] = ()) -> Front:
     own = tuple((config.sip.host, config.sip.port + n) for n in range(config.sip.workers))
-    return Front(listen[0], listen[1], own + tuple(extra_workers))
+    return Front(listen[0], listen[1], own + tuple(extra_workers), config.sip.overflow)
 
 
 def dispatcher_list(front: Front) -> str:
@@ -39,8 +42,13 @@ def dispatcher_list(front: Front) -> str:
 
 
 def kamailio_cfg(front: Front, list_path: Path) -> str:
+    if front.overflow:
+        full = f'append_to_reply("Contact: <{front.overflow}>\\r\\n");\n        {{reply}}("302", "Moved Temporarily");'
+    else:
+        full = '{reply}("486", "Busy Here");'
     return KAMAILIO_TEMPLATE.format(host=front.host, port=front.port, list_path=list_path,
-                                    probe=PROBE_INTERVAL_S, pike_requests=PIKE_REQUESTS, pike_window=PIKE_WINDOW_S)
+                                    probe=PROBE_INTERVAL_S, pike_requests=PIKE_REQUESTS, pike_window=PIKE_WINDOW_S,
+                                    none_left=full.format(reply="sl_send_reply"), all_full=full.format(reply="t_reply"))
 
 
 def write_front(front: Front, folder: Path) -> Path:
@@ -137,7 +145,8 @@ request_route {{
     record_route();
     # round robin over the live workers; on 486 (full) or no answer, the next one
     if (!ds_select_dst("1", "4")) {{
-        sl_send_reply("503", "No callbot worker available");
+        # every worker is down
+        {none_left}
         exit;
     }}
     t_on_failure("NEXT_WORKER");
@@ -160,7 +169,7 @@ failure_route[NEXT_WORKER] {{
             t_relay();
             exit;
         }}
-        t_reply("486", "Busy Here");
+        {all_full}
     }}
 }}
 """

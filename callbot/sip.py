@@ -320,7 +320,7 @@ class SipService:
         if self.claims is not None and (full or not self.claims.claim(call_id)):
             return 486, None  # another worker of this extension takes it (or all are full: the PBX says busy)
         if full:
-            if self.settings.overflow:
+            if self.settings.overflow and self.settings.workers == 1:  # several: the front or the PBX overflows
                 return 302, self.settings.overflow
             return 486, None
         return 200, None

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import load_knowledge
 from callbot.messages import MessageSpool
@@ -78,9 +79,26 @@ def test_full_line_answers_busy_or_overflows():
     sip = service(max_calls=2)
     sip.calls = {1: Busy(), 2: Busy()}
     assert sip.admit(3, "127.0.0.1:5062") == (486, None)
-    sip = service(max_calls=2, overflow="sip:standard@127.0.0.1:5070")
+    sip = service(max_calls=2, overflow="sip:standard@127.0.0.1:5070", workers=1)
     sip.calls = {1: Busy(), 2: Busy()}
     assert sip.admit(3, "127.0.0.1:5062") == (302, "sip:standard@127.0.0.1:5070")
+
+
+def test_with_several_workers_a_full_worker_leaves_the_overflow_to_the_front():
+    sip = service(max_calls=2, overflow="sip:standard@127.0.0.1:5070", workers=3)
+    sip.calls = {1: Busy(), 2: Busy()}
+    assert sip.admit(3, "127.0.0.1:5062") == (486, None)
+
+
+def test_workers_sharing_an_extension_answer_each_forked_call_once():
+    claims = CallClaims()
+    first, second = (SipService(SipSettings(mode="register", workers=2, max_calls=2), knowledge_source=lambda: None,
+                                engines=None, spool=None, claims=claims) for _ in range(2))
+    assert first.admit("abc@pbx", "192.0.2.1:5060") == (200, None)
+    assert second.admit("abc@pbx", "192.0.2.1:5060") == (486, None)  # the same INVITE, forked: already taken
+    second.calls = {1: Busy(), 2: Busy()}
+    assert second.admit("def@pbx", "192.0.2.1:5060") == (486, None)  # full: it does not claim the call
+    assert first.admit("def@pbx", "192.0.2.1:5060") == (200, None)
 
 
 SIP_CASES = [
@@ -107,6 +125,13 @@ def test_sip_settings_are_validated(make_config, extra, error):
         assert errors == [] and knowledge.config.sip.mode == "register" and knowledge.config.sip.port == 5060
     else:
         assert any(error in e for e in errors), errors
+
+
+@pytest.mark.parametrize("extra, expected", [("", os.cpu_count()), ("sip:\n  workers: auto\n", os.cpu_count()),
+                                             ("sip:\n  workers: 3\n", 3)])
+def test_workers_default_to_one_per_core(make_config, extra, expected):
+    knowledge, diagnostics = load_knowledge(make_config(MINIMAL_CONFIG + extra))
+    assert not diagnostics and knowledge.config.sip.workers == min(expected, 8)
 
 
 class SmtpSink:

@@ -33,7 +33,9 @@ class Bot:
 
     def __init__(self, workdir: Path, cache: Path, targets: dict[str, str], sip: str = "", extra: str = "",
                  answers: Path = REPO / "callbot" / "example" / "answers", codecs: str = "PCMA, PCMU",
-                 workers: int = 1):
+                 workers: int = 1, host: str = "127.0.0.1"):
+        self.host = host
+        self.workers = workers
         self.port = free_udp_range(workers)  # one SIP port per worker
         rtp = free_port("udp")
         rtp = min(rtp - rtp % 2, 60000)
@@ -45,7 +47,7 @@ class Bot:
             f"commune: {COMMUNE}\nanswers: {answers}\n"
             f"transfer:\n  reception: accueil\n  targets:\n{target_lines}"
             + SHORT_PROMPTS + speech_section(cache)
-            + f"sip:\n  listen: 127.0.0.1:{self.port}\n  workers: {workers}\n  codecs: [{codecs}]\n  rtp_ports: {rtp}-{rtp + 99}\n"
+            + f"sip:\n  listen: {host}:{self.port}\n  workers: {workers}\n  codecs: [{codecs}]\n  rtp_ports: {rtp}-{rtp + 99}\n"
               f"  transfer_timeout_seconds: 15\n{sip}"
             + f"messages:\n  spool: {self.spool}\n" + extra, encoding="utf-8")
         self.log_path = workdir / "bot.log"
@@ -54,15 +56,18 @@ class Bot:
 
     @property
     def uri(self) -> str:
-        return f"sip:callbot@127.0.0.1:{self.port}"
+        return f"sip:callbot@{self.host}:{self.port}"
 
     def __enter__(self) -> "Bot":
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen([sys.executable, "-m", "callbot", "serve", "--config", str(self.config)],
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        return self.wait_started()
+
+    def wait_started(self) -> "Bot":
         deadline = time.monotonic() + 240  # the first start renders the prompt cache
-        while "answering calls" not in self.log_text():
+        while self.log_text().count("answering calls") < self.workers:
             assert self.process.poll() is None, f"callbot serve exited:\n{self.log_text()}"
             assert time.monotonic() < deadline, f"callbot serve did not start:\n{self.log_text()}"
             time.sleep(0.2)

@@ -2,7 +2,9 @@
 
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -10,18 +12,19 @@ import pytest
 
 from callbot.claims import CallClaims
 from callbot.kamailio import PROBE_INTERVAL_S
-from conftest import run_callbot
-from peers import Pbx, free_port, require_program, run_sipp, sipp_scenario
+from conftest import REPO, run_callbot
+from peers import Pbx, free_port, require_program, run_sipp, sip_request, sipp_scenario
 from test_sip import Bot
 
 
 class Front:
     """Kamailio with the configuration `callbot kamailio-config` generates."""
 
-    def __init__(self, workdir: Path, bot: Bot, workers_extra: tuple[str, ...] = ()):
+    def __init__(self, workdir: Path, bot: Bot | Path, workers_extra: tuple[str, ...] = ()):
         self.port = free_port("udp")
         self.dir = workdir / "front"
-        args = ["kamailio-config", "--config", str(bot.config), "--out", str(self.dir), "--listen",
+        config = bot if isinstance(bot, Path) else bot.config
+        args = ["kamailio-config", "--config", str(config), "--out", str(self.dir), "--listen",
                 f"127.0.0.1:{self.port}"]
         for worker in workers_extra:
             args += ["--worker", worker]
@@ -75,7 +78,6 @@ def assert_greeted_and_transferred(log: str, calls: int) -> None:
 
 def test_twelve_calls_through_kamailio_reach_three_workers(tmp_path, prompt_cache_dir):
     with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, workers=3) as bot:
-        bot.wait_log("worker 2 started", 30)
         front = Front(tmp_path, bot)
         try:
             time.sleep(4)  # the first OPTIONS probes mark the workers up
@@ -107,6 +109,84 @@ def test_twelve_calls_to_three_workers_registered_as_one_extension(tmp_path, pro
         assert log.count("incoming from") == 12, log[-3000:]  # each forked call was taken by one worker only
 
 
+def test_one_front_spreads_calls_over_two_servers(tmp_path, prompt_cache_dir):
+    """An intercommunality: one Kamailio front, two callbot servers (here two loopback addresses)."""
+    target = {"accueil": "sip:nobody@127.0.0.1:9"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with Bot(tmp_path / "a", prompt_cache_dir, target, workers=2, host="127.0.0.2") as server_a, \
+            Bot(tmp_path / "b", prompt_cache_dir, target, workers=2, host="127.0.0.3") as server_b:
+        front = Front(tmp_path, server_a, workers_extra=(f"127.0.0.3:{server_b.port}", f"127.0.0.3:{server_b.port + 1}"))
+        try:
+            time.sleep(4)  # the first OPTIONS probes mark the workers up
+            dispatcher = (front.dir / "dispatcher.list").read_text()
+            assert f"sip:127.0.0.2:{server_a.port + 1}" in dispatcher and f"sip:127.0.0.3:{server_b.port}" in dispatcher
+            result = run_sipp([f"127.0.0.1:{front.port}", *sipp_scenario(KEYPAD_TRANSFER), "-s", "callbot",
+                               "-m", "8", "-l", "8", "-r", "8", "-trace_err"], timeout=90, cwd=tmp_path)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        finally:
+            front.close()
+        log_a, log_b = server_a.log_text(), server_b.log_text()
+    assert calls_per_worker(log_a) == {0: 2, 1: 2} and calls_per_worker(log_b) == {0: 2, 1: 2}
+    assert_greeted_and_transferred(log_a + log_b, 8)
+
+
+class FullWorker:
+    """A SIP endpoint that looks alive to the front's probes but is always full: OPTIONS 200, INVITE 486."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.invites = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            lines = data.decode(errors="replace").split("\r\n")
+            method = lines[0].split(" ")[0]
+            if method not in ("OPTIONS", "INVITE"):
+                continue  # ACK
+            self.invites += method == "INVITE"
+            status = "200 OK" if method == "OPTIONS" else "486 Busy Here"
+            kept = [line for line in lines[1:] if line.split(":")[0].lower() in ("via", "from", "call-id", "cseq")]
+            to = next(line for line in lines if line.lower().startswith("to:"))
+            reply = "\r\n".join([f"SIP/2.0 {status}", *kept, f"{to};tag=full", "Content-Length: 0", "", ""])
+            self.sock.sendto(reply.encode(), peer)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_the_front_overflows_when_every_worker_is_full_or_down(tmp_path):
+    config = tmp_path / "callbot.yaml"
+    down = free_port("udp")
+    config.write_text(f"commune: Testville\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
+                      "transfer:\n  reception: accueil\n  targets:\n    accueil:\n      uri: sip:a@127.0.0.1:9\n"
+                      f"sip:\n  listen: 127.0.0.1:{down}\n  workers: 1\n  overflow: sip:standard@127.0.0.1:5070\n",
+                      encoding="utf-8")
+    full = FullWorker()
+    front = Front(tmp_path, config, workers_extra=(f"127.0.0.1:{full.port}",))
+    try:
+        time.sleep(2 * PROBE_INTERVAL_S + 1)  # the probes find the first worker down, the second up (and full)
+        reply = sip_request(front.port, "INVITE", "callbot", timeout=8)
+        assert reply is not None and reply.startswith("SIP/2.0 302"), reply
+        assert "Contact: <sip:standard@127.0.0.1:5070>" in reply
+        assert full.invites >= 1  # the full worker was tried before the overflow
+        full.close()
+        time.sleep(2 * PROBE_INTERVAL_S + 1)  # now both are down
+        reply = sip_request(front.port, "INVITE", "callbot", timeout=8)
+        assert reply is not None and reply.startswith("SIP/2.0 302"), reply
+        assert full.invites == 1
+    finally:
+        front.close()
+        full.close()
+
+
 def test_forked_workers_claim_each_call_once():
     claims = CallClaims()
     children = []
@@ -130,7 +210,6 @@ def test_forked_workers_claim_each_call_once():
 
 def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, prompt_cache_dir):
     with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, workers=3) as bot:
-        bot.wait_log("worker 2 started", 30)
         front = Front(tmp_path, bot)
         try:
             time.sleep(4)
