@@ -45,27 +45,48 @@ class Metrics:
         return time.monotonic() - self.alive < HEALTHY_WITHIN_S
 
     def serve(self, host: str, port: int) -> ThreadingHTTPServer:
-        metrics = self
+        return serve_metrics(self, host, port)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/metrics":
-                    body, status, kind = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
-                elif self.path == "/health":
-                    ok = metrics.healthy()
-                    body, status, kind = (b"ok\n" if ok else b"stalled\n"), (200 if ok else 503), "text/plain"
-                else:
-                    body, status, kind = b"not found\n", 404, "text/plain"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def log_message(self, *args):  # scrapes every few seconds would flood the journal
-                pass
+class SupervisorMetrics:
+    """The supervisor's own figures, served on the metrics port after the workers' (port + number of workers)."""
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-        log.info("metrics on http://%s:%d/metrics", host, port)
-        return server
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.restarts = Counter("callbot_worker_restarts", "Workers restarted after dying or hanging", ["worker"],
+                                registry=self.registry)
+        self.memory = Gauge("callbot_memory_bytes", "Resident memory (rss) and the part not shared (private)",
+                            ["process", "kind"], registry=self.registry)
+        self.alive = time.monotonic()
+
+    def healthy(self) -> bool:
+        return time.monotonic() - self.alive < HEALTHY_WITHIN_S
+
+    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
+        return serve_metrics(self, host, port)
+
+
+def serve_metrics(metrics: Metrics | SupervisorMetrics, host: str, port: int) -> ThreadingHTTPServer:
+    """`/metrics` and `/health` on a thread of their own."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/metrics":
+                body, status, kind = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/health":
+                ok = metrics.healthy()
+                body, status, kind = (b"ok\n" if ok else b"stalled\n"), (200 if ok else 503), "text/plain"
+            else:
+                body, status, kind = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # scrapes every few seconds would flood the journal
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return server

@@ -26,6 +26,7 @@ from pathlib import Path
 from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import Knowledge
+from callbot.metrics import SupervisorMetrics
 from callbot.service import PeriodicTask, run_service, sd_notify
 from callbot.speech import SpeechEngines
 
@@ -73,6 +74,7 @@ class Supervisor:
         self.workers = [_Worker(n, s) for n, s in enumerate(worker_settings(knowledge.config.sip, count))]
         # registered as one extension, every worker receives every call: the first to claim it answers
         self.claims = CallClaims() if knowledge.config.sip.mode == "register" else None
+        self.metrics = SupervisorMetrics()
         self.stop = threading.Event()
         self.reload_wanted = threading.Event()
 
@@ -112,12 +114,16 @@ class Supervisor:
         for worker in self.workers:
             self.spawn(worker)
         sd_notify("READY=1")
+        listen = self.knowledge.config.metrics_listen
+        if listen:  # the workers serve port, port + 1, ...: the supervisor the next one
+            self.metrics.serve(listen[0], listen[1] + len(self.workers))
         chores = [PeriodicTask(60, self.log_memory)]
         watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
         if watchdog_usec:
             chores.append(PeriodicTask(watchdog_usec / 2e6, lambda: sd_notify("WATCHDOG=1")))
         try:
             while not self.stop.is_set():
+                self.metrics.alive = time.monotonic()
                 self._read_heartbeats(0.5)
                 self._reap_and_restart()
                 self._kill_hung()
@@ -152,6 +158,7 @@ class Supervisor:
             if worker is None or self.stop.is_set():
                 continue
             worker.restarts += 1
+            self.metrics.restarts.labels(str(worker.number)).inc()
             log.error("worker %d (pid %d) ended (%s); restarting it (restart %d)", worker.number, pid,
                       _describe_status(status), worker.restarts)
             os.close(worker.heartbeat_fd)
@@ -190,6 +197,9 @@ class Supervisor:
 
     def log_memory(self) -> None:
         workers = {w.number: memory_kib(w.pid) for w in self.workers}
+        for name, figures in [("supervisor", memory_kib(os.getpid()))] + [(f"worker {n}", f) for n, f in workers.items()]:
+            for kind, kib in figures.items():
+                self.metrics.memory.labels(name, kind).set(kib * 1024)
         log.info("memory (KiB): supervisor %s, workers %s", memory_kib(os.getpid()), workers)
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,15 @@ class Front:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(10)
         self.log.close()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def worker_pids(bot: Bot) -> list[int]:
@@ -209,7 +219,11 @@ def test_forked_workers_claim_each_call_once():
 
 
 def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, prompt_cache_dir):
-    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, workers=3) as bot:
+    metrics_port = free_port("tcp")
+    while metrics_port + 3 > 65535 or any(not port_free(metrics_port + n) for n in range(1, 4)):
+        metrics_port = free_port("tcp")
+    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, workers=3,
+             extra=f"metrics:\n  listen: 127.0.0.1:{metrics_port}\n") as bot:
         front = Front(tmp_path, bot)
         try:
             time.sleep(4)
@@ -229,6 +243,8 @@ def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, 
             after = twelve_calls(front.port, tmp_path)  # new calls go to live workers, the dead one restarted
             assert after.returncode == 0, after.stdout[-3000:]
             assert len(set(worker_pids(bot))) == 4  # three, plus the restarted one
+            supervisor = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port + 3}/metrics", timeout=5).read()
+            assert 'callbot_worker_restarts_total{worker="0"} 1.0' in supervisor.decode()
         finally:
             front.close()
         assert bot.alive
