@@ -81,6 +81,10 @@ class KnowledgeHolder:
     def __call__(self) -> Knowledge:
         return self.current
 
+    @property
+    def reloading(self) -> bool:
+        return self._lock.locked()
+
     def reload(self) -> bool:
         """Load, validate and warm the new version; swap it in only if all of it is good."""
         with self._lock:
@@ -130,12 +134,14 @@ class CallRecorder:
 
 def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,
                 sip: SipSettings | None = None, worker: int | None = None, heartbeat: Callable[[], None] | None = None,
-                claims: CallClaims | None = None) -> None:
+                claims: CallClaims | None = None, on_reloaded: Callable[[], None] | None = None) -> None:
     """Answer calls until SIGTERM or SIGINT; reload on SIGHUP.
 
     As a worker of a supervisor, `sip` gives the worker's own port, `worker` its
     number (for the metrics port), `heartbeat` is called from the SIP loop, and
     `claims` is shared with the other workers when they register as one extension.
+    A worker refuses new calls while it reloads (another worker takes them; the
+    supervisor reloads one worker at a time) and calls `on_reloaded` when done.
     """
     config = knowledge.config
     sip = sip or config.sip
@@ -145,6 +151,8 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
     journal = CallJournal(config.journal.path, config.journal.retention_days, config.journal.caller_number) \
         if config.journal else None
     service = SipService(sip, holder, engines, spool, CallRecorder(journal, metrics), claims)
+    if worker is not None:
+        service.refusing_calls = lambda: holder.reloading
     if config.metrics_listen:
         host, port = config.metrics_listen
         metrics.serve(host, port + (worker or 0))
@@ -159,7 +167,14 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
             reload_wanted.clear()
             log.info("reload requested")
             # off the SIP thread: validating and rendering may take seconds, calls must not wait
-            threading.Thread(target=holder.reload, name="reload", daemon=True).start()
+            threading.Thread(target=reload_and_report, name="reload", daemon=True).start()
+
+    def reload_and_report() -> None:
+        try:
+            holder.reload()
+        finally:
+            if on_reloaded is not None:
+                on_reloaded()
 
     watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
     chores = [PeriodicTask(PURGE_EVERY_S, spool.purge)]

@@ -171,6 +171,7 @@ class SipService:
                  claims: CallClaims | None = None):
         self.settings = settings
         self.claims = claims  # shared with the other workers registered as the same extension
+        self.refusing_calls: Callable[[], bool] = lambda: False  # a worker that reloads leaves calls to the others
         self.on_call_finished = on_call_finished  # (session, caller number): journal and metrics
         self.knowledge_source = knowledge_source  # the knowledge in force when a call starts
         self.engines = engines
@@ -316,7 +317,7 @@ class SipService:
         if self.settings.mode == "direct" and not self.settings.allows(host):
             log.warning("refused a call from %s: not in sip.allow", host)
             return 403, None
-        full = self.active_calls >= min(self.settings.max_calls, PJSUA_MAX_CALLS)
+        full = self.active_calls >= min(self.settings.max_calls, PJSUA_MAX_CALLS) or self.refusing_calls()
         if self.claims is not None and (full or not self.claims.claim(call_id)):
             return 486, None  # another worker of this extension takes it (or all are full: the PBX says busy)
         if full:

@@ -8,8 +8,9 @@ copy-on-write. Each worker is a whole `callbot serve` with its own SIP port
 (pjsua2 must not cross a fork).
 
 The supervisor restarts a worker that dies or stops sending its heartbeat,
-forwards SIGHUP (each worker reloads, keeping the last good version on
-error), and stops them all on SIGTERM.
+reloads on SIGHUP (itself first, which validates the new version and renders
+its prompts into the shared cache, then each worker in turn: a reloading
+worker leaves new calls to the others), and stops them all on SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import Knowledge
 from callbot.metrics import SupervisorMetrics
-from callbot.service import PeriodicTask, run_service, sd_notify
+from callbot.service import KnowledgeHolder, PeriodicTask, run_service, sd_notify
 from callbot.speech import SpeechEngines
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT_S = 30.0  # a worker silent this long is hung: killed and restarted
+RELOAD_TIMEOUT_S = 120.0  # a worker's reload taking longer does not hold back the others'
 RESTART_PAUSE_S = 1.0  # between a worker's death and its restart, so a crash loop cannot spin
 STOP_GRACE_S = 15.0
 
@@ -77,6 +79,9 @@ class Supervisor:
         self.metrics = SupervisorMetrics()
         self.stop = threading.Event()
         self.reload_wanted = threading.Event()
+        # SIGHUP reloads the workers one at a time: a reloading worker refuses calls, the others take them
+        self._to_reload: list[_Worker] = []
+        self._reloading: tuple[_Worker, float] | None = None
 
     # -- children ------------------------------------------------------------------
     def spawn(self, worker: _Worker) -> None:
@@ -93,7 +98,7 @@ class Supervisor:
                 os.environ.pop("WATCHDOG_USEC", None)
                 _name_worker_in_log(worker.number)
                 run_service(self.knowledge, self.engines, self.config_path, self.sheets_dir, worker.settings,
-                            worker.number, lambda: _beat(write_fd), self.claims)
+                            worker.number, lambda: _beat(write_fd), self.claims, lambda: _beat(write_fd, RELOADED))
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", worker.number)
@@ -129,7 +134,8 @@ class Supervisor:
                 self._kill_hung()
                 if self.reload_wanted.is_set():
                     self.reload_wanted.clear()
-                    self._signal_all(signal.SIGHUP)
+                    threading.Thread(target=self._reload_here_then_workers, name="reload", daemon=True).start()
+                self._reload_next()
                 for chore in chores:
                     chore()
         finally:
@@ -143,8 +149,32 @@ class Supervisor:
         except InterruptedError:
             return
         for fd in ready:
-            if os.read(fd, 64):
+            data = os.read(fd, 64)
+            if data:
                 fds[fd].last_beat = time.monotonic()
+            if RELOADED in data and self._reloading and self._reloading[0] is fds[fd]:
+                self._reloading = None
+
+    def _reload_here_then_workers(self) -> None:
+        """Validate and render here first: the workers then find the prompts in the cache, and a worker
+        restarted later starts from the new version. A broken version is refused here, once."""
+        holder = KnowledgeHolder(self.knowledge, self.config_path, self.sheets_dir, self.engines)
+        if holder.reload():
+            self.knowledge = holder.current
+            release = getattr(self.engines.voice, "release", None)
+            if release:
+                release()  # rendering opened the voice here: the workers have their own
+            self._to_reload = [w for w in self.workers if w not in self._to_reload]
+
+    def _reload_next(self) -> None:
+        if self._reloading and time.monotonic() - self._reloading[1] > RELOAD_TIMEOUT_S:
+            log.error("worker %d did not finish reloading in %.0f s", self._reloading[0].number, RELOAD_TIMEOUT_S)
+            self._reloading = None
+        if self._reloading is None and self._to_reload:
+            worker = self._to_reload.pop(0)
+            log.info("reloading worker %d", worker.number)
+            _kill(worker.pid, signal.SIGHUP)
+            self._reloading = (worker, time.monotonic())
 
     def _reap_and_restart(self) -> None:
         while True:
@@ -210,9 +240,13 @@ def _name_worker_in_log(number: int) -> None:
             handler.setFormatter(logging.Formatter(f"[worker {number}] {handler.formatter._fmt}"))
 
 
-def _beat(fd: int) -> None:
+HEARTBEAT = b"."
+RELOADED = b"R"
+
+
+def _beat(fd: int, message: bytes = HEARTBEAT) -> None:
     try:
-        os.write(fd, b".")
+        os.write(fd, message)
     except OSError:  # the supervisor is gone: nothing to tell
         pass
 

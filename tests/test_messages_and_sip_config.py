@@ -90,6 +90,15 @@ def test_with_several_workers_a_full_worker_leaves_the_overflow_to_the_front():
     assert sip.admit(3, "127.0.0.1:5062") == (486, None)
 
 
+def test_a_reloading_worker_leaves_new_calls_to_the_others():
+    sip = service(workers=2)
+    reloading = [True]
+    sip.refusing_calls = lambda: reloading[0]
+    assert sip.admit("a@pbx", "127.0.0.1:5062") == (486, None)
+    reloading[0] = False
+    assert sip.admit("b@pbx", "127.0.0.1:5062") == (200, None)
+
+
 def test_workers_sharing_an_extension_answer_each_forked_call_once():
     claims = CallClaims()
     first, second = (SipService(SipSettings(mode="register", workers=2, max_calls=2), knowledge_source=lambda: None,

@@ -1,6 +1,7 @@
 """Past four calls: worker processes behind a Kamailio front, or registered as one extension."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -195,6 +196,35 @@ def test_the_front_overflows_when_every_worker_is_full_or_down(tmp_path):
     finally:
         front.close()
         full.close()
+
+
+def test_reload_checks_once_then_reloads_the_workers_one_at_a_time(tmp_path, prompt_cache_dir):
+    sheets = tmp_path / "answers"
+    shutil.copytree(REPO / "callbot" / "example" / "answers", sheets)
+    with Bot(tmp_path, prompt_cache_dir, {"accueil": "sip:nobody@127.0.0.1:9"}, answers=sheets, workers=2) as bot:
+        (sheets / "mairie.yaml").write_text("answers:\n  - id: cassé\n    questions: [\n", encoding="utf-8")
+        os.kill(bot.process.pid, signal.SIGHUP)
+        bot.wait_log("reload refused", 30)
+        time.sleep(1)
+        assert "reloading worker" not in bot.log_text()  # refused once, by the supervisor: workers untouched
+        shutil.copy(REPO / "callbot" / "example" / "answers" / "mairie.yaml", sheets / "mairie.yaml")
+        (sheets / "nouveau.yaml").write_text(
+            "answers:\n  - id: fete_village\n    questions: [\"Quand a lieu la fête du village ?\"]\n"
+            "    answer: La fête du village a lieu le premier dimanche de juillet.\n", encoding="utf-8")
+        os.kill(bot.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while bot.log_text().count("reloaded: 34 answers") < 3:
+            assert time.monotonic() < deadline and bot.alive, bot.log_text()[-3000:]
+            time.sleep(0.2)
+        steps = [line for line in bot.log_text().splitlines() if "reloaded: 34" in line or "reloading worker" in line]
+        assert [step.split(": ", 1)[0] for step in steps] == [
+            "INFO callbot.service", "INFO callbot.workers", "[worker 0] INFO callbot.service",
+            "INFO callbot.workers", "[worker 1] INFO callbot.service"], steps
+        # both workers answer after their reload
+        for port in (bot.port, bot.port + 1):
+            result = run_sipp([f"127.0.0.1:{port}", "-sn", "uac", "-s", "callbot", "-d", "1000", "-m", "1"],
+                              timeout=30, cwd=tmp_path)
+            assert result.returncode == 0
 
 
 def test_forked_workers_claim_each_call_once():
