@@ -227,6 +227,24 @@ def test_reload_checks_once_then_reloads_the_workers_one_at_a_time(tmp_path, pro
             assert result.returncode == 0
 
 
+def test_the_front_unit_verifies_and_its_configuration_passes_kamailio_check(tmp_path):
+    unit = tmp_path / "callbot-front.service"
+    shutil.copy(REPO / "systemd" / "callbot-front.service", unit)
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    config = tmp_path / "callbot.yaml"
+    config.write_text(f"commune: Testville\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
+                      "transfer:\n  reception: accueil\n  targets:\n    accueil:\n      uri: sip:a@127.0.0.1:9\n"
+                      "sip:\n  listen: 127.0.0.1:5080\n  workers: 2\n", encoding="utf-8")
+    assert run_callbot("kamailio-config", "--config", str(config), "--out", str(tmp_path / "front"),
+                       "--listen", "127.0.0.1:5060", "--worker", "127.0.0.3:5080").returncode == 0
+    check = subprocess.run([require_program("kamailio"), "-c", "-f", str(tmp_path / "front" / "kamailio.cfg")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert (tmp_path / "front" / "dispatcher.list").read_text().splitlines()[1:] == [
+        "1 sip:127.0.0.1:5080", "1 sip:127.0.0.1:5081", "1 sip:127.0.0.3:5080"]
+
+
 def test_forked_workers_claim_each_call_once():
     claims = CallClaims()
     children = []
