@@ -17,6 +17,7 @@ more capacity comes from more processes.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import queue
@@ -59,12 +60,41 @@ def _pj():
     return pjsua2
 
 
+def _vector_bytes(vector) -> bytes:
+    """The bytes of a SWIG `ByteVector` read straight from the std::vector's buffer (about 2 µs per frame).
+
+    `bytes(vector)` goes element by element through Python (about 0.35 ms per 640-byte frame, on the
+    media thread, for every call): libstdc++ keeps a vector as [begin, end, capacity] pointers, so the
+    buffer is copied in one go. `frame_reader` checks this against `bytes()` before using it.
+    """
+    begin, end = ctypes.cast(int(vector.this), _POINTERS)[0:2]
+    return ctypes.string_at(begin, end - begin) if end and end > begin else b""
+
+
+_POINTERS = ctypes.POINTER(ctypes.c_void_p)
+
+
+@functools.cache
+def frame_reader() -> Callable[[object], bytes]:
+    """`_vector_bytes` if it reads ByteVectors exactly on this build, else the slow and sure `bytes`."""
+    pj = _pj()
+    try:
+        samples = [bytes(), bytes([7]), bytes(range(256)) * 5, bytes(1280)]
+        if all(_vector_bytes(pj.ByteVector(sample)) == sample for sample in samples):
+            return _vector_bytes
+    except Exception:
+        log.exception("fast audio frame reading unavailable")
+    log.warning("audio frames are read the slow way (about 0.35 ms per frame)")
+    return bytes
+
+
 class CallAudioPort:
     """Factory for the pjsua2 media port of one call (the class needs pjsua2 at import time)."""
 
     @staticmethod
     def create(rate: int, inbox: queue.Queue, outbox: queue.Queue, stats: CallStats):
         pj = _pj()
+        read = frame_reader()
 
         class _Port(pj.AudioMediaPort):
             def onFrameReceived(self, frame):  # media clock thread: copy and hand over, nothing else
@@ -73,7 +103,7 @@ class CallAudioPort:
                 if inbox.qsize() >= INBOX_LIMIT_FRAMES:
                     stats.dropped += 1
                     return
-                inbox.put_nowait(bytes(frame.buf))
+                inbox.put_nowait(read(frame.buf))
 
             def onFrameRequested(self, frame):  # media clock thread
                 try:
