@@ -663,8 +663,9 @@ def _reopens(place: Place, after: datetime, today: date) -> str:
 # ---------------------------------------------------------------------------
 
 COLLECTION_FILE_KEYS = ("collectes", "regle_jours_feries")
-STREAM_KEYS = ("nom", "genre", "jours", "semaines", "regle_jours_feries")
-WEEK_PARITIES = ("toutes", "paires", "impaires")
+STREAM_KEYS = ("nom", "genre", "jours", "semaines", "a_partir_du", "regle_jours_feries")
+EVERY_OTHER_WEEK = "une sur deux"
+WEEK_PARITIES = ("toutes", "paires", "impaires", EVERY_OTHER_WEEK)
 COLLECTION_RULES = ("lendemain", "maintenue", "supprimée")
 
 
@@ -680,9 +681,10 @@ class Stream:
     key: str
     noun: Noun
     weekdays: tuple[int, ...]
-    weeks: str = "toutes"       # toutes, paires, impaires (ISO week number)
+    weeks: str = "toutes"       # toutes, paires, impaires (ISO week number), une sur deux (counted from `since`)
     rule: str = "lendemain"     # what happens on a public holiday: lendemain, maintenue, supprimée
     alsace_moselle: bool = False
+    since: date | None = None   # one usual collection day, for `une sur deux`: right across 53-week years
 
     @property
     def name(self) -> str:
@@ -724,17 +726,39 @@ def load_collections(path: Path | str, alsace_moselle: bool = False) -> tuple[Co
         if "semaines" in fields:
             weeks = reader.text(fields["semaines"], "`semaines`")
             if weeks is not None and weeks not in WEEK_PARITIES:
-                reader.error(fields["semaines"], f"`semaines` must be paires, impaires or toutes, not `{weeks}`",
-                             did_you_mean(weeks, WEEK_PARITIES))
+                reader.error(fields["semaines"], f"`semaines` must be toutes, paires, impaires or une sur deux, "
+                             f"not `{weeks}`", did_you_mean(weeks, WEEK_PARITIES))
                 weeks = None
+        since = _since(reader, fields, weeks, weekdays, what)
         rule = _rule(reader, fields.get("regle_jours_feries")) or default_rule
-        if noun and weekdays and weeks:
-            streams.append(Stream(key, noun, weekdays, weeks, rule, alsace_moselle))
+        if noun and weekdays and weeks and (since or weeks != EVERY_OTHER_WEEK):
+            streams.append(Stream(key, noun, weekdays, weeks, rule, alsace_moselle, since))
     if not entries and isinstance(keys["collectes"], yaml.MappingNode):
         reader.error(keys["collectes"], "`collectes` is empty", "describe at least the household waste collection")
     if _has_errors(diagnostics):
         return None, diagnostics
     return Collections(tuple(streams)), diagnostics
+
+
+def _since(r: _Reader, fields: dict[str, yaml.Node], weeks: str | None, weekdays: tuple[int, ...] | None,
+           what: str) -> date | None:
+    """`a_partir_du`: a day the lorry came, from which `une sur deux` counts the weeks."""
+    node = fields.get("a_partir_du")
+    if weeks != EVERY_OTHER_WEEK:
+        if node is not None:
+            r.error(node, f"`a_partir_du` of {what} is only for `semaines: une sur deux`",
+                    "remove it, or write `semaines: une sur deux`")
+        return None
+    if node is None:
+        r.error(fields["semaines"], f"{what}: `semaines: une sur deux` needs `a_partir_du`",
+                "add `a_partir_du:` with the date of one collection, as on the calendar, e.g. 2026-01-08")
+        return None
+    since = r.date(node, f"`a_partir_du` of {what}")
+    if since is not None and weekdays and since.weekday() not in weekdays:
+        r.error(node, f"`a_partir_du` of {what}: {since.isoformat()} is a {WEEKDAYS[since.weekday()]}, "
+                      "not one of its `jours`", "give the date of a day the lorry came")
+        return None
+    return since
 
 
 def _rule(r: _Reader, node: yaml.Node | None) -> str | None:
@@ -757,6 +781,9 @@ def _usual(stream: Stream, day: date) -> bool:
         return False
     if stream.weeks == "toutes":
         return True
+    if stream.weeks == EVERY_OTHER_WEEK:
+        monday, reference_monday = (d - timedelta(days=d.weekday()) for d in (day, stream.since))
+        return (monday - reference_monday).days // 7 % 2 == 0
     even = day.isocalendar().week % 2 == 0
     return even if stream.weeks == "paires" else not even
 

@@ -71,8 +71,8 @@ def menus():
 
 
 def stream(days, weeks="toutes", rule="lendemain", alsace_moselle=False,
-           name=Noun("les ordures ménagères", True, True)) -> Stream:
-    return Stream("om", name, tuple(days), weeks, rule, alsace_moselle)
+           name=Noun("les ordures ménagères", True, True), since=None) -> Stream:
+    return Stream("om", name, tuple(days), weeks, rule, alsace_moselle, since)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -454,7 +454,8 @@ TUESDAY, THURSDAY, FRIDAY, SATURDAY = 1, 3, 4, 5
 def test_example_collections(collections):
     household = collections.stream("ordures_menageres")
     assert household.weekdays == (TUESDAY,) and household.noun.plural and household.noun.feminine
-    assert collections.stream("tri_selectif").weeks == "paires"
+    yellow = collections.stream("tri_selectif")
+    assert yellow.weeks == "une sur deux" and yellow.since == D("2026-01-08")
 
 
 def test_ordinary_week_is_unchanged():
@@ -518,6 +519,31 @@ def test_every_other_week_uses_iso_week_parity():
     assert [c.day for c in collection_days(odd, *december)] == [D("2026-12-03"), D("2026-12-17"), D("2026-12-31")]
     # 2026 has 53 ISO weeks: week 53 and week 1 of 2027 are both odd.
     assert next_collection(even, D("2026-12-25")) == (D("2027-01-14"), None)
+
+
+def test_one_week_in_two_counts_from_a_known_collection_across_a_53_week_year():
+    yellow = stream([THURSDAY], weeks="une sur deux", since=D("2026-01-08"))
+    days = [c.day for c in collection_days(yellow, D("2026-12-01"), D("2027-01-31"))]
+    # 8 January 2026 is in an even week; `paires` would skip from 24 December to 14 January (three weeks)
+    assert days == [D("2026-12-10"), D("2026-12-24"), D("2027-01-07"), D("2027-01-21")]
+    # before the reference date too: a fortnight earlier (Christmas, so the next day), not the week between
+    assert collection_days(yellow, D("2025-12-20"), D("2026-01-08")) == [(D("2025-12-26"), D("2025-12-25")),
+                                                                          (D("2026-01-08"), None)]
+    assert next_collection(yellow, D("2025-12-27")) == (D("2026-01-08"), None)
+
+
+@pytest.mark.parametrize("fields, error", [
+    ("    semaines: une sur deux\n", "`semaines: une sur deux` needs `a_partir_du`"),
+    ("    semaines: une sur deux\n    a_partir_du: 2026-01-09\n", "2026-01-09 is a vendredi, not one of its `jours`"),
+    ("    a_partir_du: 2026-01-08\n", "`a_partir_du` of collection `jaune` is only for `semaines: une sur deux`"),
+    ("    semaines: une sur deux\n    a_partir_du: 2026-02-30\n", "does not exist in the calendar"),
+])
+def test_one_week_in_two_is_checked(tmp_path, fields, error):
+    path = tmp_path / "collectes.yaml"
+    path.write_text("collectes:\n  jaune:\n    nom: la poubelle jaune\n    jours: [jeudi]\n" + fields, encoding="utf-8")
+    collections, diagnostics = load_collections(path)
+    assert collections is None and any(error in str(d) for d in diagnostics), [str(d) for d in diagnostics]
+    assert all(str(d).startswith(f"{path}:") for d in diagnostics)
 
 
 def test_rule_maintenue_and_supprimee():
@@ -589,7 +615,7 @@ regle_jours_feries: lendemain
     (("jours: [mardi]", "jours: mardi"),
      "collectes.yaml:5:12: error: `jours` of collection `ordures_menageres` must be a list, not a single text"),
     (("semaines: paires", "semaines: pair"),
-     "collectes.yaml:9:15: error: `semaines` must be paires, impaires or toutes, not `pair` "
+     "collectes.yaml:9:15: error: `semaines` must be toutes, paires, impaires or une sur deux, not `pair` "
      "(fix: did you mean `paires`?"),
     (("regle_jours_feries: lendemain", "regle_jours_feries: le lendemain"),
      "collectes.yaml:10:21: error: `regle_jours_feries` must be lendemain, maintenue or supprimée, "
