@@ -55,6 +55,9 @@ def test_corpora_cover_every_answer_and_only_known_labels(example):
     # a recognition error absorbed by fuzzy matching
     ("où se trouve la déchèterie", "dechetterie"),
     ("la médiatèque elle ouvre quand", "mediatheque"),
+    # "en train de" is not the train
+    ("je suis en train de chercher les horaires de la mairie", "horaires_mairie"),
+    ("je voudrais construire une piscine", "urbanisme"),
 ])
 def test_spoken_french_reaches_the_right_answer(example, text, expected):
     decision = example.matcher.decide(text)
@@ -69,6 +72,9 @@ def test_spoken_french_reaches_the_right_answer(example, text, expected):
     "euh",
     "",
     "quel temps fait il demain",
+    # opening hours of somewhere else than the mairie's services
+    "les horaires du train pour paris",
+    "quels sont les horaires de la piscine",
 ])
 def test_off_topic_calls_are_not_answered(example, text):
     assert example.matcher.decide(text).action == "nomatch"
