@@ -74,8 +74,18 @@ def warm(engines: SpeechEngines, config: Config, knowledge: Knowledge, rates: tu
     return rendered
 
 
+_last_phrase_list: tuple[Knowledge, list[str]] | None = None  # computed once per loaded version, not per call
+
+
 def phrase_list(knowledge: Knowledge) -> list[str]:
     """Words the recogniser may output when phrase hints are on: the sheets' own words, plus [unk]."""
+    global _last_phrase_list
+    if _last_phrase_list is None or _last_phrase_list[0] is not knowledge:
+        _last_phrase_list = (knowledge, _phrase_list(knowledge))
+    return _last_phrase_list[1]
+
+
+def _phrase_list(knowledge: Knowledge) -> list[str]:
     texts = [q.text for a in knowledge.book.answers for q in a.questions]
     texts += [k for a in knowledge.book.answers for k in a.keywords]
     texts += [v for variants in knowledge.matcher.normaliser_synonyms.values() for v in variants]

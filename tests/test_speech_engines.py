@@ -98,6 +98,8 @@ def test_phrase_hints_restrict_the_vocabulary(engines, speech_config):
     knowledge = require_knowledge(speech_config)
     words = phrase_list(knowledge)
     assert "cantine" in words and words[-1] == "[unk]"
+    assert phrase_list(knowledge) is words  # once per loaded version, not once per call
+    assert phrase_list(require_knowledge(speech_config)) is not words  # a reload computes it again
     _, events = recognise(engines, padded(french("vm-goodbye.wav"), 500, 1500), grammar=["[unk]"])
     finals = [e for _, e in events if isinstance(e, FinalTranscript)]
     assert finals and all(f.text in ("", "[unk]") or set(f.text.split()) <= {"[unk]"} for f in finals)
