@@ -167,7 +167,10 @@ class FullWorker:
             kept = [line for line in lines[1:] if line.split(":")[0].lower() in ("via", "from", "call-id", "cseq")]
             to = next(line for line in lines if line.lower().startswith("to:"))
             reply = "\r\n".join([f"SIP/2.0 {status}", *kept, f"{to};tag=full", "Content-Length: 0", "", ""])
-            self.sock.sendto(reply.encode(), peer)
+            try:
+                self.sock.sendto(reply.encode(), peer)
+            except OSError:  # closed by the test meanwhile
+                return
 
     def close(self):
         self.sock.close()
