@@ -54,6 +54,7 @@ class FinalTranscript:
     confidence: float
     start_ms: int
     end_ms: int  # end of the caller's speech (before the end-of-utterance silence)
+    decode_ms: float = 0.0  # wall time of the final decode, after the end of the utterance was detected
 
 
 AsrEvent = SpeechStarted | PartialTranscript | FinalTranscript
@@ -169,9 +170,11 @@ class VoskCallRecognizer:
         return [PartialTranscript(text, frame.start_ms + FRAME_MS - self._start_ms)]
 
     def _finish(self) -> FinalTranscript:
+        started = time.perf_counter()
         results = self._segments + [json.loads(self._decoder.FinalResult())]
+        decode_ms = 1000 * (time.perf_counter() - started)
         words = [w for r in results for w in r.get("result", [])]
         text = " ".join(r.get("text", "").strip() for r in results if r.get("text", "").strip())
         confidence = sum(w.get("conf", 0.0) for w in words) / len(words) if words else 0.0
         self._in_speech = False
-        return FinalTranscript(text, confidence, self._start_ms, self._last_voice_ms)
+        return FinalTranscript(text, confidence, self._start_ms, self._last_voice_ms, decode_ms)

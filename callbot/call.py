@@ -62,7 +62,7 @@ class TurnLog:
     runner_up_score: float | None = None
     control: str | None = None
     reply_first_frame_ms: int | None = None  # call time when the reply's first frame left
-    processing_ms: float | None = None  # wall time from the final decode to the reply's first frame being ready
+    processing_ms: float | None = None  # wall time from the end of utterance detected to the reply's first frame
 
     @property
     def response_ms(self) -> int | None:
@@ -208,8 +208,10 @@ class CallSession:
     def _on_final(self, final: FinalTranscript) -> None:
         if not final.text:
             return  # a noise, not words: the no-input timer goes on
-        decoded = self._clock()
-        turn = TurnLog(final.text, final.confidence, final.start_ms, final.end_ms, self.now_ms + FRAME_MS, 0.0, 0.0)
+        # the clock starts when the end of the utterance was detected, before the final decode
+        detected = self._clock() - final.decode_ms / 1000
+        turn = TurnLog(final.text, final.confidence, final.start_ms, final.end_ms, self.now_ms + FRAME_MS,
+                       final.decode_ms, 0.0)
         self.turns.append(turn)
         started = self._clock()
         self._dispatch(Utterance(final.text, final.confidence))
@@ -222,7 +224,7 @@ class CallSession:
                 turn.action, turn.answer, turn.score = decision.action, decision.answer, decision.score
                 turn.runner_up, turn.runner_up_score = decision.runner_up, decision.runner_up_score
         self._turn_waiting_reply = turn
-        self._turn_ready_at = decoded
+        self._turn_ready_at = detected
         # what the caller said is personal data: only its outcome goes to the log
         log.info("call %s: turn %d -> %s %s (%.2f)", self.call_id, len(self.turns), turn.action, turn.answer or "",
                  turn.score or 0.0)
@@ -318,6 +320,8 @@ class CallSession:
             turn, self._turn_waiting_reply = self._turn_waiting_reply, None
             turn.reply_first_frame_ms = self.now_ms
             turn.processing_ms = 1000 * (self._clock() - self._turn_ready_at)
+            log.info("call %s: reply %.1f ms after the end of speech was decoded (%d ms of call audio after it ended)",
+                     self.call_id, turn.processing_ms, turn.response_ms)
         frame = next(playback.frames, None)
         if frame is None:  # this prompt has ended: the next command may start in this very tick
             self._playback = None

@@ -106,6 +106,20 @@ def test_greeting_plays_then_the_answer_follows_the_question(parts):
     assert turn.response_ms == answer_at - turn.speech_end_ms
 
 
+def test_processing_latency_counts_from_the_end_of_utterance_including_the_final_decode(example):
+    recognizer, speaker, line = ScriptedRecognizer(), FakeSpeaker(), FakeLine()
+    ticks = iter(range(10**6))
+    clock = lambda: next(ticks) * 0.001  # every reading of the wall clock takes 1 ms
+    session = CallSession("test", Dialog(example.config, example.book, example.matcher, example.calendar,
+                                         lambda: OPEN_HOURS), recognizer, speaker, line, RATE, wall_clock=clock)
+    session.start()
+    recognizer.at(3000, FinalTranscript("quand passent les poubelles", 0.9, 1500, 2200, decode_ms=40.0))
+    run(session, 3400)
+    turn = session.turns[0]
+    assert turn.recognition_ms == 40.0
+    assert turn.processing_ms >= 40.0 + 1.0  # the decode, then at least one more clock reading
+
+
 def test_barge_in_cuts_the_prompt_within_one_frame(parts):
     session, recognizer, speaker, _ = parts
     session.start()
