@@ -320,8 +320,8 @@ class CallSession:
             turn, self._turn_waiting_reply = self._turn_waiting_reply, None
             turn.reply_first_frame_ms = self.now_ms
             turn.processing_ms = 1000 * (self._clock() - self._turn_ready_at)
-            log.info("call %s: reply %.1f ms after the end of speech was decoded (%d ms of call audio after it ended)",
-                     self.call_id, turn.processing_ms, turn.response_ms)
+            log.info("call %s: reply %.1f ms after the end of the utterance was detected (%d ms of call audio after "
+                     "the end of speech)", self.call_id, turn.processing_ms, turn.response_ms)
         frame = next(playback.frames, None)
         if frame is None:  # this prompt has ended: the next command may start in this very tick
             self._playback = None

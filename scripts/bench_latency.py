@@ -18,9 +18,9 @@ Per turn it measures:
   sent) to the first non-silent frame of the reply heard, on the caller's
   clock; it includes the bot's end-of-speech silence, the final decode and
   both jitter buffers: what a caller hears as dead air;
-- bot side (its log): from the end of the utterance being decoded to the
-  first reply frame ready (`TurnLog.processing_ms`); it leaves out the
-  end-of-speech silence, the final decode and the frames queued before and
+- bot side (its log): from the end of the utterance detected (the final
+  decode included) to the first reply frame ready (`TurnLog.processing_ms`);
+  it leaves out the end-of-speech silence and the frames queued before and
   after the call's worker, which the caller-side figure includes.
 
 It also reports audio underruns and dropped frames per call (from the bot's
@@ -79,7 +79,7 @@ PROMPT_TIMEOUT_S = 60.0  # a reply that never goes quiet
 SETTLE_S = 10.0  # after the callers are done, for the bot to log every released call
 STARTUP_TIMEOUT_S = 300.0  # a cold prompt cache is rendered at the first start
 READY_LINE = "callbot.service: answering calls for"  # logged by each worker once its SIP port listens
-PROCESSING_LINE = re.compile(r"call (\w+): reply ([\d.]+) ms after the end of speech was decoded \((-?\d+) ms")
+PROCESSING_LINE = re.compile(r"call (\w+): reply ([\d.]+) ms after the end of the utterance was detected \((-?\d+) ms")
 RELEASED_LINE = re.compile(r"call (\w+): released \(underruns (\d+), dropped (\d+)\)")
 RENDERED_LINE = re.compile(r"prompt cache: (\d+) rendered")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -745,11 +745,11 @@ def print_level(result: LevelResult) -> None:
           f"{math.ceil(n / CALLS_PER_PROCESS)} caller process(es); at most {result.most_calls_at_once} calls at once "
           "==")
     print(f"  start-up {result.startup_s:.2f} s ({'cold' if result.startup_rendered else 'warm'} prompt cache)")
-    print(f"  bot processing (end of speech decoded -> first reply frame): p50 {fmt(processing['p50'], 1)} ms, "
+    print(f"  bot processing (end of utterance detected -> first reply frame): p50 {fmt(processing['p50'], 1)} ms, "
           f"p95 {fmt(processing['p95'], 1)} ms, max {fmt(processing['max'], 1)} ms ({len(result.processing_ms)} turns)")
-    print(f"  bot call clock (its end of speech -> first reply frame):     p50 {fmt(response['p50'])} ms, "
+    print(f"  bot call clock (its end of speech -> first reply frame):         p50 {fmt(response['p50'])} ms, "
           f"p95 {fmt(response['p95'])} ms, max {fmt(response['max'])} ms")
-    print(f"  caller side (end of speech -> first non-silent reply heard):  p50 {fmt(caller['p50'])} ms, "
+    print(f"  caller side (end of speech -> first non-silent reply heard):      p50 {fmt(caller['p50'])} ms, "
           f"p95 {fmt(caller['p95'])} ms, max {fmt(caller['max'])} ms ({len(result.caller_ms)} turns)")
     if len(result.caller_ms_by_turn) > 1:
         print("  caller side by turn, p50: " + ", ".join(
