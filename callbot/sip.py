@@ -50,8 +50,9 @@ REGISTRATION_REFRESH_S = 30  # a PBX that restarted and forgot us is told again 
 
 @dataclass
 class CallStats:
-    underruns: int = 0  # frames requested by the line when the worker had none ready
+    underruns: int = 0  # frames the line asked for while the bot was speaking and none was ready: audible gaps
     dropped: int = 0  # caller frames dropped because the worker was too slow
+    speaking: bool = False  # set by the worker: only then does a missing frame make a gap the caller hears
 
 
 def _pj():
@@ -109,7 +110,7 @@ class CallAudioPort:
                 try:
                     pcm = outbox.get_nowait()
                 except queue.Empty:
-                    stats.underruns += 1
+                    stats.underruns += stats.speaking
                     pcm = self._silence
                 frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
                 frame.buf = pj.ByteVector(pcm)
@@ -187,7 +188,11 @@ def _call_loop(session: CallSession, worker: _Worker, rate: int, max_call_ms: in
         if session.ended:
             continue
         frame_out = session.tick(frame_in if frame_in is not None else silence(rate, clock_ms))
-        worker.outbox.put(frame_out.pcm)
+        worker.stats.speaking = session.busy
+        # After a stall the worker catches up in a burst: queuing the silence it makes while the bot is quiet
+        # would delay everything the bot says later in the call by 20 ms a frame. Beyond the priming, it is dropped.
+        if worker.stats.speaking or worker.outbox.qsize() < OUTBOX_PRIMING_FRAMES:
+            worker.outbox.put(frame_out.pcm)
         clock_ms += FRAME_MS
         if clock_ms >= max_call_ms and not session.ended:
             session.time_limit()

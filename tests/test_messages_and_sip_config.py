@@ -2,12 +2,14 @@
 
 import json
 import os
+import threading
 import time
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
+from callbot.audio import Frame
 from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import load_knowledge
@@ -213,3 +215,40 @@ def test_audio_frames_are_read_fast_and_exactly():
     frame = pjsua2.MediaFrame()
     frame.buf = pjsua2.ByteVector(pcm)
     assert frame_reader()(frame.buf) == pcm == bytes(frame.buf)
+
+
+class BurstSession:
+    """A call that speaks or stays quiet, for the worker loop without a line."""
+
+    def __init__(self, speaking: bool):
+        self.busy, self.ended, self.ticks = speaking, False, 0
+
+    def start(self):
+        pass
+
+    def tick(self, frame):
+        self.ticks += 1
+        level = 1000 if self.busy else 0
+        return Frame(np.full(160, level, dtype="<i2").tobytes(), 8000, frame.start_ms)
+
+    def time_limit(self):
+        pass
+
+
+@pytest.mark.parametrize("speaking", [False, True])
+def test_a_worker_catching_up_queues_no_silence_backlog(speaking):
+    from callbot.sip import OUTBOX_PRIMING_FRAMES, _call_loop, _Worker
+
+    worker = _Worker()
+    for _ in range(30):  # the worker stalled for 600 ms: the caller's frames piled up
+        worker.inbox.put(bytes(320))
+    session = BurstSession(speaking)
+    worker.control.put(lambda s: None)
+    stopper = threading.Timer(0.3, worker.stopping.set)
+    stopper.start()
+    _call_loop(session, worker, 8000, 600_000)
+    assert session.ticks >= 30
+    if speaking:  # the bot's speech is never dropped
+        assert worker.outbox.qsize() == OUTBOX_PRIMING_FRAMES + session.ticks
+    else:  # silence beyond the priming is: the next reply starts without 600 ms of delay
+        assert worker.outbox.qsize() <= OUTBOX_PRIMING_FRAMES
