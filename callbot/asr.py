@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import webrtcvad
 
 from callbot.audio import FRAME_MS, Frame
@@ -88,16 +89,96 @@ def load_vosk_model(path: Path):
         return _models[key]
 
 
+WARM_UP_MS = 300  # of faint noise decoded by a new decoder before any call gets it
+IDLE_DECODERS_KEPT = 4  # per rate and grammar: one process never has more calls than this
+
+
+_last_grammar: tuple[list[str], str] | None = None
+
+
+def grammar_json(grammar: list[str] | None) -> str:
+    """The phrase list as Vosk takes it ("" for none); the same list is not encoded again at every call."""
+    global _last_grammar
+    if not grammar:
+        return ""
+    if _last_grammar is None or _last_grammar[0] is not grammar:
+        _last_grammar = (grammar, json.dumps(grammar, ensure_ascii=False))
+    return _last_grammar[1]
+
+
+class DecoderPool:
+    """Vosk decoders ready for the next call, reused from call to call.
+
+    A new KaldiRecognizer stalls on its first audio (about 700 ms with the test model, long enough
+    to leave the first caller of a worker in silence); one that has decoded before and was Reset
+    starts at once. So decoders are warmed off the call path, kept after their call, and a spare is
+    warmed in the background whenever the last one is taken.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._idle: dict[tuple[int, str], list] = {}
+        self._warming: set[tuple[int, str]] = set()
+        self._lock = threading.Lock()
+
+    def take(self, rate: int, grammar: str = "") -> object:
+        key = (rate, grammar)
+        with self._lock:
+            idle = self._idle.get(key)
+            decoder = idle.pop() if idle else None
+        if decoder is None:
+            decoder = self._warmed(rate, grammar)  # a burst of calls outran the spares: this call waits
+        self.prepare(rate, grammar)
+        return decoder
+
+    def give_back(self, decoder, rate: int, grammar: str = "") -> None:
+        decoder.Reset()
+        with self._lock:
+            idle = self._idle.setdefault((rate, grammar), [])
+            if len(idle) < IDLE_DECODERS_KEPT:
+                idle.append(decoder)
+
+    def prepare(self, rate: int, grammar: str = "") -> None:
+        """Warm a spare decoder in the background unless one is ready or on its way."""
+        key = (rate, grammar)
+        with self._lock:
+            if self._idle.get(key) or key in self._warming:
+                return
+            self._warming.add(key)
+        threading.Thread(target=self._warm_spare, args=key, name="warm-decoder", daemon=True).start()
+
+    def _warm_spare(self, rate: int, grammar: str) -> None:
+        try:
+            decoder = self._warmed(rate, grammar)
+            with self._lock:
+                self._idle.setdefault((rate, grammar), []).append(decoder)
+        except Exception:  # the call that needs one will make its own, and say why
+            log.exception("could not warm a spare decoder")
+        finally:
+            with self._lock:
+                self._warming.discard((rate, grammar))
+
+    def _warmed(self, rate: int, grammar: str):
+        import vosk
+
+        decoder = vosk.KaldiRecognizer(self.model, rate, grammar) if grammar else vosk.KaldiRecognizer(self.model, rate)
+        decoder.SetWords(True)
+        noise = np.random.default_rng(0).integers(-300, 300, rate * WARM_UP_MS // 1000, dtype="<i2").tobytes()
+        decoder.AcceptWaveform(noise)
+        decoder.FinalResult()
+        decoder.Reset()
+        return decoder
+
+
 class VoskCallRecognizer:
     """Recognition for one call: VAD-gated Vosk decoding with end-of-utterance detection."""
 
     def __init__(self, model, rate: int, max_utterance_ms: int = 15000, grammar: list[str] | None = None,
-                 end_silence_ms: int = END_SILENCE_MS):
-        import vosk
-
-        args = (model, rate, json.dumps(grammar, ensure_ascii=False)) if grammar else (model, rate)
-        self._decoder = vosk.KaldiRecognizer(*args)
-        self._decoder.SetWords(True)
+                 end_silence_ms: int = END_SILENCE_MS, pool: DecoderPool | None = None):
+        grammar_text = grammar_json(grammar)
+        self._pool = pool or DecoderPool(model)
+        self._grammar = grammar_text
+        self._decoder = self._pool.take(rate, grammar_text)
         self._vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
         self.rate = rate
         self.max_utterance_ms = max_utterance_ms
@@ -127,6 +208,12 @@ class VoskCallRecognizer:
         if frame.start_ms + FRAME_MS - self._start_ms >= self.max_utterance_ms:
             return [self._finish()]
         return self._partial(frame)
+
+    def close(self) -> None:
+        """The call is over: the decoder goes back to the pool for the next one."""
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            self._pool.give_back(decoder, self.rate, self._grammar)
 
     @property
     def real_time_factor(self) -> float | None:

@@ -19,7 +19,7 @@ from callbot.audio import FRAME_MS, Frame, join_frames, read_wav, silence, to_fr
 from callbot.call import CallSession
 from callbot.dialog import Dialog
 from callbot.knowledge import Knowledge
-from callbot.speech import CachedSpeaker, SpeechEngines, phrase_list
+from callbot.speech import CachedSpeaker, SpeechEngines, call_grammar
 
 GAP_BEFORE_TURN_MS = 400  # the caller starts speaking this long after the bot stopped
 REPLY_WAIT_MS = 5_000  # after a turn, how long to wait for the bot to start replying
@@ -61,7 +61,7 @@ def simulate_call(knowledge: Knowledge, engines: SpeechEngines, caller_wavs: lis
                   realtime: bool = False, transfer_outcome: str = "answered") -> dict:
     """Run one call; writes bot.wav, caller.wav and call.json into out_dir and returns the log."""
     config = knowledge.config
-    grammar = phrase_list(knowledge) if engines.settings.phrase_hints else None
+    grammar = call_grammar(knowledge, engines)
     recognizer = engines.recognizer(rate, config.dialog.max_utterance_seconds, grammar)
     line = SimulatedLine(transfer_outcome)
     session = CallSession("simulated", Dialog(config, knowledge.book, knowledge.matcher, knowledge.calendar), recognizer,

@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from callbot.asr import grammar_json
 from callbot.audio import FRAME_MS, Frame, samples_per_frame, silence
 from callbot.call import CallSession
 from callbot.claims import CallClaims
@@ -36,7 +37,7 @@ from callbot.config import SipSettings
 from callbot.dialog import Dialog
 from callbot.knowledge import Knowledge
 from callbot.messages import MessageSpool
-from callbot.speech import CachedSpeaker, SpeechEngines, phrase_list
+from callbot.speech import CachedSpeaker, SpeechEngines, call_grammar
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,9 @@ def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int,
             on_finished(session)
         except Exception:
             log.exception("call %s: could not record the finished call", session.call_id)
+        close = getattr(session.recognizer, "close", None)
+        if close is not None:
+            close()  # its decoder, warm, serves the next call
 
 
 def _call_loop(session: CallSession, worker: _Worker, rate: int, max_call_ms: int) -> None:
@@ -249,6 +253,8 @@ class SipService:
         self.account = BotAccount(self)
         self.account.create(self._account_config())
         self._started_at = time.monotonic()
+        for rate in call_rates(self.settings.codecs):  # the first caller must not wait for a cold decoder
+            self.engines.decoders.prepare(rate, grammar_json(call_grammar(self.knowledge_source(), self.engines)))
         log.info("SIP listening on %s:%d (%s mode)", self.settings.host, self.settings.port, self.settings.mode)
 
     def _set_codecs(self, endpoint) -> None:
@@ -498,7 +504,7 @@ def _call_class():
         def _start_worker(self, rate: int) -> None:
             knowledge = self.knowledge
             engines = self.service.engines
-            grammar = phrase_list(knowledge) if engines.settings.phrase_hints else None
+            grammar = call_grammar(knowledge, engines)
             recognizer = engines.recognizer(rate, knowledge.config.dialog.max_utterance_seconds, grammar)
             dialog = Dialog(knowledge.config, knowledge.book, knowledge.matcher, knowledge.calendar)
             self.session = CallSession(self.call_id, dialog, recognizer, CachedSpeaker(engines.cache),

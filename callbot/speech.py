@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
-from callbot.asr import VoskCallRecognizer, load_vosk_model
+from callbot.asr import DecoderPool, VoskCallRecognizer, load_vosk_model
 from callbot.audio import Frame, TELEPHONE_RATES, silence
 from callbot.config import Config, SpeechSettings
 from callbot.dialog import Prompt
@@ -29,10 +29,14 @@ class SpeechEngines:
     model: object
     voice: Voice
     cache: PromptCache
+    decoders: DecoderPool = field(init=False)  # filled in the process that takes the calls (after any fork)
+
+    def __post_init__(self) -> None:
+        self.decoders = DecoderPool(self.model)
 
     def recognizer(self, rate: int, max_utterance_seconds: float, grammar: list[str] | None = None) -> VoskCallRecognizer:
         return VoskCallRecognizer(self.model, rate, int(max_utterance_seconds * 1000), grammar,
-                                  self.settings.end_silence_ms)
+                                  self.settings.end_silence_ms, self.decoders)
 
 
 def load_speech(settings: SpeechSettings) -> SpeechEngines:
@@ -72,6 +76,11 @@ def warm(engines: SpeechEngines, config: Config, knowledge: Knowledge, rates: tu
     rendered = engines.cache.warm(static_texts(config, knowledge), rates)
     log.info("prompt cache: %d rendered in %.1f s", rendered, time.perf_counter() - started)
     return rendered
+
+
+def call_grammar(knowledge: Knowledge, engines: SpeechEngines) -> list[str] | None:
+    """The phrase list a call's recogniser is limited to, when phrase hints are on."""
+    return phrase_list(knowledge) if engines.settings.phrase_hints else None
 
 
 _last_phrase_list: tuple[Knowledge, list[str]] | None = None  # computed once per loaded version, not per call

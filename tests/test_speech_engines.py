@@ -7,12 +7,14 @@ skipped: a missing model or recording is a failure.
 """
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from callbot.asr import FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted, load_vosk_model
+from callbot.asr import (DecoderPool, FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted,
+                         VoskCallRecognizer, load_vosk_model)
 from callbot.audio import FRAME_MS, join_frames, read_wav, resample, to_frames
 from callbot.config import require_config
 from callbot.knowledge import require_knowledge
@@ -49,6 +51,27 @@ def recognise(engines, samples, rate=8000, **kwargs):
 # -- recognition ---------------------------------------------------------------
 def test_one_model_per_process(engines, speech_config):
     assert load_vosk_model(require_config(speech_config).speech.vosk_model) is engines.model
+
+
+def test_decoders_are_warmed_ahead_and_reused_from_call_to_call(engines):
+    samples = padded(french("vm-goodbye.wav"), 1000, 2000)
+    pool = DecoderPool(engines.model)
+    pool.prepare(8000)
+    deadline = time.monotonic() + 30
+    while not pool._idle.get((8000, "")):  # warmed in the background, before any call
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    spare = pool._idle[(8000, "")][0]
+    first = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    assert first._decoder is spare
+    texts = []
+    for _ in range(2):  # the second call gets the first call's decoder, reset: same words, nothing left over
+        recognizer = VoskCallRecognizer(engines.model, 8000, pool=pool) if texts else first
+        finals = [e for f in to_frames(samples, 8000) for e in recognizer.accept(f) if isinstance(e, FinalTranscript)]
+        texts.append([f.text for f in finals])
+        recognizer.close()
+    assert texts[0] == texts[1] and texts[0] and texts[0][0]
+    assert spare in pool._idle[(8000, "")]
 
 
 def test_an_utterance_gives_start_partials_and_one_final_after_the_silence(engines):
