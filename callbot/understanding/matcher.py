@@ -77,6 +77,20 @@ class _Entry:
     transfer: str | None
 
 
+@dataclass(frozen=True)
+class _Totals:
+    """Sums over the heard tokens that every answer's score needs: computed once per transcript."""
+
+    weight: float
+    unexplained: float
+    unexplained_weight: dict[str, float]  # a token's weight in `unexplained`: whole for another matter's concept
+
+    @staticmethod
+    def of(token_weight: dict[str, float]) -> "_Totals":
+        shares = {t: w * (1 if t.startswith("#") else UNEXPLAINED_SHARE) for t, w in token_weight.items()}
+        return _Totals(sum(token_weight.values()), sum(shares.values()), shares)
+
+
 class Matcher:
     """The understanding stage: a pure function of (answer book, transcript)."""
 
@@ -159,7 +173,8 @@ class Matcher:
                     best = heard[index].get(token)
                     if best is None or similarity * strength > best[0]:
                         heard[index][token] = (similarity * strength, vocab_token)
-        results = [(self._score(self._entries[i], matches, token_weight), self._entries[i].id)
+        totals = _Totals.of(token_weight)
+        results = [(self._score(self._entries[i], matches, token_weight, totals), self._entries[i].id)
                    for i, matches in heard.items()]
         return sorted(results, reverse=True)
 
@@ -215,15 +230,19 @@ class Matcher:
         # a lexicon concept that no answer uses names another matter ("#carte_grise"): strong evidence against
         return 1.0 if token.startswith("#") else UNKNOWN_WORD_WEIGHT
 
-    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float]) -> float:
-        evidence = sum(token_weight[t] * s for t, (s, _) in matches.items())
-        unexplained = sum(w * (1 - matches[t][0] if t in matches else 1) * (1 if t.startswith("#") else UNEXPLAINED_SHARE)
-                          for t, w in token_weight.items())
+    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
+               totals: "_Totals") -> float:
+        evidence = explained = 0.0
+        for token, (similarity, _) in matches.items():
+            evidence += token_weight[token] * similarity
+            explained += totals.unexplained_weight[token] * similarity
+        # what the answer leaves unexplained: every heard token's weight, less the part this answer matches
+        unexplained = totals.unexplained - explained
         score = evidence / (evidence + EVIDENCE_NEEDED + unexplained)
         closeness = 0.0
         for question, mass in zip(entry.questions, entry.question_mass):
             shared = sum(token_weight[t] * s for t, (s, v) in matches.items() if v in question)
-            union = sum(token_weight.values()) + mass - shared
+            union = totals.weight + mass - shared
             if union > 0:
                 closeness = max(closeness, shared / union)
         bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
