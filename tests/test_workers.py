@@ -15,7 +15,7 @@ import pytest
 from callbot.claims import CallClaims
 from callbot.kamailio import PROBE_INTERVAL_S
 from conftest import REPO, run_callbot
-from peers import Pbx, free_port, require_program, run_sipp, sip_request, sipp_scenario
+from peers import Pbx, free_port, free_udp_range, require_program, run_sipp, sip_request, sipp_scenario
 from test_sip import Bot
 
 
@@ -55,11 +55,18 @@ def port_free(port: int) -> bool:
             return False
 
 
+def survivors_released(log: str) -> bool:
+    """Every call answered by workers 1 and 2 (worker 0 was killed) has been released."""
+    lines = [line for line in log.splitlines() if line.startswith(("[worker 1]", "[worker 2]"))]
+    return sum("audio at" in line for line in lines) == sum("released (" in line for line in lines)
+
+
 def worker_pids(bot: Bot) -> list[int]:
     return [int(line.split("pid ")[1].split(",")[0]) for line in bot.log_text().splitlines() if "started (pid" in line]
 
 
 KEYPAD_TRANSFER = Path(__file__).parent / "sipp" / "keypad_transfer.xml"
+SILENT_CALL = Path(__file__).parent / "sipp" / "silent_call.xml"
 
 
 def twelve_calls(port: int, cwd: Path, service: str = "callbot") -> subprocess.CompletedProcess:
@@ -278,9 +285,10 @@ def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, 
         front = Front(tmp_path, bot)
         try:
             time.sleep(4)
-            calls = subprocess.Popen(["sipp", f"127.0.0.1:{front.port}", "-sn", "uac", "-s", "callbot", "-d", "15000",
-                                      "-m", "8", "-l", "8", "-r", "8", "-nostdin", "-i", "127.0.0.1",
-                                      "-p", str(free_port("udp"))], cwd=tmp_path, stdout=subprocess.DEVNULL,
+            # 15 s calls whose BYE follows the recorded route: the survivors' calls end, and free their lines
+            calls = subprocess.Popen(["sipp", f"127.0.0.1:{front.port}", *sipp_scenario(SILENT_CALL), "-s", "callbot",
+                                      "-m", "8", "-l", "8", "-r", "8", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+                                      "-mp", str(free_udp_range(10)), "-p", str(free_port("udp"))], cwd=tmp_path, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(3)
             os.kill(worker_pids(bot)[0], signal.SIGKILL)
@@ -290,6 +298,10 @@ def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, 
             survivors = {line.split("call ")[1].split(":")[0] for line in bot.log_text().splitlines()
                          if "says prompt:noinput_1" in line}
             assert len(survivors) >= 4, bot.log_text()[-3000:]
+            deadline = time.monotonic() + 10
+            while not survivors_released(bot.log_text()):  # their callers hung up: their lines are free again
+                assert time.monotonic() < deadline, bot.log_text()[-3000:]
+                time.sleep(0.2)
             time.sleep(2 * PROBE_INTERVAL_S + 1)  # the front's OPTIONS probes see the restarted worker up again
             after = twelve_calls(front.port, tmp_path)  # new calls go to live workers, the dead one restarted
             assert after.returncode == 0, after.stdout[-3000:]
