@@ -361,14 +361,17 @@ def _kind(node: yaml.Node) -> str:
     return kind(node)
 
 
-def _load_root(reader: YamlReader, what: str):
+def _top_keys(path: Path | str, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+              ) -> tuple["_Reader", dict[str, yaml.Node] | None]:
+    """A calendar file's reader and its top-level keys (None when the file cannot be read as a mapping)."""
+    reader = _Reader(path, [])
     root = reader.parse()
     if root is None:
-        return None
+        return reader, None
     if isinstance(root, yaml.ScalarNode) and root.value == "":
         reader.error(Location(reader.path, 1, 1), f"the {what} file is empty", "start from the example file")
-        return None
-    return root
+        return reader, None
+    return reader, reader.mapping(root, f"the {what}", allowed, required=required)
 
 
 def _has_errors(diagnostics: list[Diagnostic]) -> bool:
@@ -442,12 +445,8 @@ class DayHours(list):
 
 def load_schedule(path: Path | str, alsace_moselle: bool = False) -> tuple[Schedule | None, list[Diagnostic]]:
     """Read horaires.yaml; returns None with the diagnostics when anything is wrong."""
-    diagnostics: list[Diagnostic] = []
-    reader = _Reader(path, diagnostics)
-    root = _load_root(reader, "opening hours")
-    if root is None:
-        return None, diagnostics
-    keys = reader.mapping(root, "the opening hours", SCHEDULE_KEYS, required=("lieux",))
+    reader, keys = _top_keys(path, "opening hours", SCHEDULE_KEYS, ("lieux",))
+    diagnostics = reader.diagnostics
     if keys is None or "lieux" not in keys:
         return None, diagnostics
     places_node = keys["lieux"]
@@ -704,12 +703,8 @@ class Collections:
 
 def load_collections(path: Path | str, alsace_moselle: bool = False) -> tuple[Collections | None, list[Diagnostic]]:
     """Read collectes.yaml; returns None with the diagnostics when anything is wrong."""
-    diagnostics: list[Diagnostic] = []
-    reader = _Reader(path, diagnostics)
-    root = _load_root(reader, "waste collection")
-    if root is None:
-        return None, diagnostics
-    keys = reader.mapping(root, "the waste collection", COLLECTION_FILE_KEYS, required=("collectes",))
+    reader, keys = _top_keys(path, "waste collection", COLLECTION_FILE_KEYS, ("collectes",))
+    diagnostics = reader.diagnostics
     if keys is None or "collectes" not in keys:
         return None, diagnostics
     default_rule = _rule(reader, keys.get("regle_jours_feries")) or "lendemain"
@@ -892,12 +887,8 @@ class SchoolHolidays:
 def load_school_holidays(path: Path | str, alsace_moselle: bool = False
                          ) -> tuple[SchoolHolidays | None, list[Diagnostic]]:
     """Read vacances_scolaires.yaml; returns None with the diagnostics when anything is wrong."""
-    diagnostics: list[Diagnostic] = []
-    reader = _Reader(path, diagnostics)
-    root = _load_root(reader, "school holidays")
-    if root is None:
-        return None, diagnostics
-    keys = reader.mapping(root, "the school holidays", SCHOOL_KEYS, required=("zone", "vacances"))
+    reader, keys = _top_keys(path, "school holidays", SCHOOL_KEYS, ("zone", "vacances"))
+    diagnostics = reader.diagnostics
     if keys is None:
         return None, diagnostics
     zone = reader.text(keys["zone"], "`zone`") if "zone" in keys else None
