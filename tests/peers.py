@@ -47,7 +47,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import soundfile as sf
@@ -172,11 +172,31 @@ def rms(path: Path) -> float:
     return float(np.sqrt(np.mean(np.square(data)))) if data.size else 0.0
 
 
+class _Peer:
+    """A peer process used as a context manager: started on entry (stopped again if starting fails), stopped on exit."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------------------------
 # baresip
 
 
-class Phone:
+class Phone(_Peer):
     """baresip 1.0.0 as a headless phone, driven through its ctrl_tcp socket.
 
     Use as a context manager (``with Phone(tmp_path, "caller") as phone:``).  Every event the
@@ -321,15 +341,6 @@ ctrl_tcp_listen {HOST}:{self.ctrl_port}
         if self._reader is not None:
             self._reader.join(timeout=2)
 
-    def __enter__(self) -> "Phone":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- ctrl_tcp protocol: netstrings ("LEN:JSON,") both ways ------------------------------
 
@@ -651,7 +662,7 @@ request_route {{
 """
 
 
-class Pbx:
+class Pbx(_Peer):
     """Kamailio 5.6.3 as a test PBX: registrar with digest auth, parallel forking, 404s.
 
     Use as a context manager; :attr:`port` is its UDP SIP port on 127.0.0.1.
@@ -721,15 +732,6 @@ class Pbx:
         if self._proc is not None:
             _kill_group(self._proc)
 
-    def __enter__(self) -> "Pbx":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --------------------------------------------------------------------------------------------
