@@ -18,9 +18,23 @@ log = logging.getLogger(__name__)
 HEALTHY_WITHIN_S = 5.0
 
 
-class Metrics:
+class _Served:
+    """A registry served on `/metrics`, with `/health` answering 200 while `alive` is stamped."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.alive = time.monotonic()
+
+    def healthy(self) -> bool:
+        return time.monotonic() - self.alive < HEALTHY_WITHIN_S
+
+    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
+        return serve_metrics(self, host, port)
+
+
+class Metrics(_Served):
+    def __init__(self) -> None:
+        super().__init__()
         self.active_calls = Gauge("callbot_active_calls", "Calls in progress", registry=self.registry)
         self.calls = Counter("callbot_calls", "Finished calls by outcome", ["outcome"], registry=self.registry)
         self.turn_latency = Histogram("callbot_turn_latency_seconds",
@@ -32,7 +46,6 @@ class Metrics:
         self.reloads = Counter("callbot_reloads", "Successful reloads", registry=self.registry)
         self.reload_failures = Counter("callbot_reload_failures", "Refused reloads (broken configuration or sheets)",
                                        registry=self.registry)
-        self.alive = time.monotonic()
 
     def call_finished(self, outcome: str, turn_latencies_ms: list[float], rtf: float | None) -> None:
         self.calls.labels(outcome).inc()
@@ -41,32 +54,19 @@ class Metrics:
         if rtf is not None:
             self.recognition_rtf.observe(rtf)
 
-    def healthy(self) -> bool:
-        return time.monotonic() - self.alive < HEALTHY_WITHIN_S
 
-    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
-        return serve_metrics(self, host, port)
-
-
-class SupervisorMetrics:
+class SupervisorMetrics(_Served):
     """The supervisor's own figures, served on the metrics port after the workers' (port + number of workers)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         self.restarts = Counter("callbot_worker_restarts", "Workers restarted after dying or hanging", ["worker"],
                                 registry=self.registry)
         self.memory = Gauge("callbot_memory_bytes", "Resident memory (rss) and the part not shared (private)",
                             ["process", "kind"], registry=self.registry)
-        self.alive = time.monotonic()
-
-    def healthy(self) -> bool:
-        return time.monotonic() - self.alive < HEALTHY_WITHIN_S
-
-    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
-        return serve_metrics(self, host, port)
 
 
-def serve_metrics(metrics: Metrics | SupervisorMetrics, host: str, port: int) -> ThreadingHTTPServer:
+def serve_metrics(metrics: _Served, host: str, port: int) -> ThreadingHTTPServer:
     """`/metrics` and `/health` on a thread of their own."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
