@@ -113,9 +113,7 @@ class Supervisor:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload_wanted.set())
-        release = getattr(self.engines.voice, "release", None)
-        if release:
-            release()  # rendering the cache opened the voice here: workers open their own after the fork
+        self._release_voice()
         for worker in self.workers:
             self.spawn(worker)
         sd_notify("READY=1")
@@ -161,10 +159,14 @@ class Supervisor:
         holder = KnowledgeHolder(self.knowledge, self.config_path, self.sheets_dir, self.engines)
         if holder.reload():
             self.knowledge = holder.current
-            release = getattr(self.engines.voice, "release", None)
-            if release:
-                release()  # rendering opened the voice here: the workers have their own
+            self._release_voice()
             self._to_reload = [w for w in self.workers if w not in self._to_reload]
+
+    def _release_voice(self) -> None:
+        """Rendering prompts opened the voice here; workers open their own after the fork: free this one."""
+        release = getattr(self.engines.voice, "release", None)
+        if release:
+            release()
 
     def _reload_next(self) -> None:
         if self._reloading and time.monotonic() - self._reloading[1] > RELOAD_TIMEOUT_S:
