@@ -149,6 +149,13 @@ def test_one_front_spreads_calls_over_two_servers(tmp_path, prompt_cache_dir):
     assert_greeted_and_transferred(log_a + log_b, 8)
 
 
+def write_sip_only_config(path: Path, sip_lines: str) -> None:
+    """A configuration for `callbot kamailio-config` alone: no bot runs on it."""
+    path.write_text(f"commune: Testville\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
+                    "transfer:\n  reception: accueil\n  targets:\n    accueil:\n      uri: sip:a@127.0.0.1:9\n"
+                    f"sip:\n{sip_lines}", encoding="utf-8")
+
+
 class FullWorker:
     """A SIP endpoint that looks alive to the front's probes but is always full: OPTIONS 200, INVITE 486."""
 
@@ -186,10 +193,7 @@ class FullWorker:
 def test_the_front_overflows_when_every_worker_is_full_or_down(tmp_path):
     config = tmp_path / "callbot.yaml"
     down = free_port("udp")
-    config.write_text(f"commune: Testville\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
-                      "transfer:\n  reception: accueil\n  targets:\n    accueil:\n      uri: sip:a@127.0.0.1:9\n"
-                      f"sip:\n  listen: 127.0.0.1:{down}\n  workers: 1\n  overflow: sip:standard@127.0.0.1:5070\n",
-                      encoding="utf-8")
+    write_sip_only_config(config, f"  listen: 127.0.0.1:{down}\n  workers: 1\n  overflow: sip:standard@127.0.0.1:5070\n")
     full = FullWorker()
     front = Front(tmp_path, config, workers_extra=(f"127.0.0.1:{full.port}",))
     try:
@@ -243,9 +247,7 @@ def test_the_front_unit_verifies_and_its_configuration_passes_kamailio_check(tmp
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     config = tmp_path / "callbot.yaml"
-    config.write_text(f"commune: Testville\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
-                      "transfer:\n  reception: accueil\n  targets:\n    accueil:\n      uri: sip:a@127.0.0.1:9\n"
-                      "sip:\n  listen: 127.0.0.1:5080\n  workers: 2\n", encoding="utf-8")
+    write_sip_only_config(config, "  listen: 127.0.0.1:5080\n  workers: 2\n")
     assert run_callbot("kamailio-config", "--config", str(config), "--out", str(tmp_path / "front"),
                        "--listen", "127.0.0.1:5060", "--worker", "127.0.0.3:5080").returncode == 0
     check = subprocess.run([require_program("kamailio"), "-c", "-f", str(tmp_path / "front" / "kamailio.cfg")],
