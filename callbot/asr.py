@@ -121,26 +121,26 @@ class DecoderPool:
         self._warming: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
 
-    def take(self, rate: int, grammar: str = "") -> object:
-        key = (rate, grammar)
+    def take(self, rate: int, grammar: list[str] | None = None) -> object:
+        key = (rate, grammar_json(grammar))
         with self._lock:
             idle = self._idle.get(key)
             decoder = idle.pop() if idle else None
         if decoder is None:
-            decoder = self._warmed(rate, grammar)  # a burst of calls outran the spares: this call waits
+            decoder = self._warmed(*key)  # a burst of calls outran the spares: this call waits
         self.prepare(rate, grammar)
         return decoder
 
-    def give_back(self, decoder, rate: int, grammar: str = "") -> None:
+    def give_back(self, decoder, rate: int, grammar: list[str] | None = None) -> None:
         decoder.Reset()
         with self._lock:
-            idle = self._idle.setdefault((rate, grammar), [])
+            idle = self._idle.setdefault((rate, grammar_json(grammar)), [])
             if len(idle) < IDLE_DECODERS_KEPT:
                 idle.append(decoder)
 
-    def prepare(self, rate: int, grammar: str = "") -> None:
+    def prepare(self, rate: int, grammar: list[str] | None = None) -> None:
         """Warm a spare decoder in the background unless one is ready or on its way."""
-        key = (rate, grammar)
+        key = (rate, grammar_json(grammar))
         with self._lock:
             if self._idle.get(key) or key in self._warming:
                 return
@@ -175,10 +175,9 @@ class VoskCallRecognizer:
 
     def __init__(self, model, rate: int, max_utterance_ms: int = 15000, grammar: list[str] | None = None,
                  end_silence_ms: int = END_SILENCE_MS, pool: DecoderPool | None = None):
-        grammar_text = grammar_json(grammar)
         self._pool = pool or DecoderPool(model)
-        self._grammar = grammar_text
-        self._decoder = self._pool.take(rate, grammar_text)
+        self._grammar = grammar
+        self._decoder = self._pool.take(rate, grammar)
         self._vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
         self.rate = rate
         self.max_utterance_ms = max_utterance_ms

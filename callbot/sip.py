@@ -29,7 +29,6 @@ from typing import Callable
 
 import numpy as np
 
-from callbot.asr import grammar_json
 from callbot.audio import FRAME_MS, Frame, samples_per_frame, silence
 from callbot.call import CallSession
 from callbot.claims import CallClaims
@@ -254,7 +253,7 @@ class SipService:
         self.account.create(self._account_config())
         self._started_at = time.monotonic()
         for rate in call_rates(self.settings.codecs):  # the first caller must not wait for a cold decoder
-            self.engines.decoders.prepare(rate, grammar_json(call_grammar(self.knowledge_source(), self.engines)))
+            self.engines.decoders.prepare(rate, call_grammar(self.knowledge_source(), self.engines))
         log.info("SIP listening on %s:%d (%s mode)", self.settings.host, self.settings.port, self.settings.mode)
 
     def _set_codecs(self, endpoint) -> None:
