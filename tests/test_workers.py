@@ -313,3 +313,22 @@ def test_a_killed_worker_is_restarted_and_the_others_keep_their_calls(tmp_path, 
         finally:
             front.close()
         assert bot.alive
+
+
+def test_a_hung_worker_is_killed_so_that_it_can_be_restarted():
+    from callbot.workers import HEARTBEAT_TIMEOUT_S, Supervisor, _Worker
+
+    hung = subprocess.Popen(["sleep", "60"])  # stands for a worker whose SIP loop stopped beating
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        supervisor = Supervisor.__new__(Supervisor)  # only the heartbeat bookkeeping is exercised
+        now = time.monotonic()
+        supervisor.workers = [_Worker(0, None, hung.pid, last_beat=now - HEARTBEAT_TIMEOUT_S - 1),
+                              _Worker(1, None, alive.pid, last_beat=now)]
+        supervisor._kill_hung()
+        assert hung.wait(5) == -signal.SIGKILL
+        assert alive.poll() is None
+    finally:
+        for process in (hung, alive):
+            process.kill()
+            process.wait()
