@@ -10,6 +10,7 @@ silence (`end_silence_ms`) or the maximum utterance length.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import threading
@@ -91,6 +92,11 @@ def load_vosk_model(path: Path):
 
 WARM_UP_MS = 300  # of faint noise decoded by a new decoder before any call gets it
 IDLE_DECODERS_KEPT = 4  # per rate and grammar: one process never has more calls than this
+# A decoder of a small (lookahead) model composes its graph on the fly and caches what it composed
+# for its whole life: with the test model it holds ~70 MiB after 10 s of speech and ~220 MiB after
+# 100 s, and only deleting it frees that. Past this much speech it is replaced by a fresh one
+# (decoding is ~5 % dearer for a while): a worker's memory stays bounded however long it runs.
+DECODER_SPEECH_BUDGET_MS = 60_000
 
 
 _last_grammar: tuple[list[str], str] | None = None
@@ -106,22 +112,40 @@ def grammar_json(grammar: list[str] | None) -> str:
     return _last_grammar[1]
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc keeps them otherwise: a deleted decoder
+    left most of its memory counted against the worker). About 15 ms after freeing a big decoder."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
+
+
+@dataclass(eq=False)
+class Decoder:
+    """A Vosk decoder, and how much speech it has decoded since it was made (its memory grows with it)."""
+
+    kaldi: object
+    speech_ms: int = 0
+
+
 class DecoderPool:
     """Vosk decoders ready for the next call, reused from call to call.
 
     A new KaldiRecognizer stalls on its first audio (about 700 ms with the test model, long enough
     to leave the first caller of a worker in silence); one that has decoded before and was Reset
     starts at once. So decoders are warmed off the call path, kept after their call, and a spare is
-    warmed in the background whenever the last one is taken.
+    warmed in the background whenever the last one is taken. One that has decoded its budget of
+    speech is let go instead, and its memory handed back.
     """
 
     def __init__(self, model):
         self.model = model
-        self._idle: dict[tuple[int, str], list] = {}
+        self._idle: dict[tuple[int, str], list[Decoder]] = {}
         self._warming: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
 
-    def take(self, rate: int, grammar: list[str] | None = None) -> object:
+    def take(self, rate: int, grammar: list[str] | None = None) -> Decoder:
         key = (rate, grammar_json(grammar))
         with self._lock:
             idle = self._idle.get(key)
@@ -131,12 +155,19 @@ class DecoderPool:
         self.prepare(rate, grammar)
         return decoder
 
-    def give_back(self, decoder, rate: int, grammar: list[str] | None = None) -> None:
-        decoder.Reset()
+    def give_back(self, decoder: Decoder, rate: int, grammar: list[str] | None = None) -> bool:
+        """Keep the decoder for a later call (True), or not if it has decoded its budget of speech:
+        then the caller drops it and calls `release_freed_memory`."""
+        decoder.kaldi.Reset()
+        key = (rate, grammar_json(grammar))
         with self._lock:
-            idle = self._idle.setdefault((rate, grammar_json(grammar)), [])
-            if len(idle) < IDLE_DECODERS_KEPT:
+            idle = self._idle.setdefault(key, [])
+            kept = decoder.speech_ms < DECODER_SPEECH_BUDGET_MS and len(idle) < IDLE_DECODERS_KEPT
+            if kept:
                 idle.append(decoder)
+        if not kept:
+            self.prepare(rate, grammar)
+        return kept
 
     def prepare(self, rate: int, grammar: list[str] | None = None) -> None:
         """Warm a spare decoder in the background unless one is ready or on its way."""
@@ -158,16 +189,16 @@ class DecoderPool:
             with self._lock:
                 self._warming.discard((rate, grammar))
 
-    def _warmed(self, rate: int, grammar: str):
+    def _warmed(self, rate: int, grammar: str) -> Decoder:
         import vosk
 
-        decoder = vosk.KaldiRecognizer(self.model, rate, grammar) if grammar else vosk.KaldiRecognizer(self.model, rate)
-        decoder.SetWords(True)
+        kaldi = vosk.KaldiRecognizer(self.model, rate, grammar) if grammar else vosk.KaldiRecognizer(self.model, rate)
+        kaldi.SetWords(True)
         noise = np.random.default_rng(0).integers(-300, 300, rate * WARM_UP_MS // 1000, dtype="<i2").tobytes()
-        decoder.AcceptWaveform(noise)
-        decoder.FinalResult()
-        decoder.Reset()
-        return decoder
+        kaldi.AcceptWaveform(noise)
+        kaldi.FinalResult()
+        kaldi.Reset()
+        return Decoder(kaldi)
 
 
 class VoskCallRecognizer:
@@ -178,6 +209,7 @@ class VoskCallRecognizer:
         self._pool = pool or DecoderPool(model)
         self._grammar = grammar
         self._decoder = self._pool.take(rate, grammar)
+        self._kaldi = self._decoder.kaldi
         self._vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
         self.rate = rate
         self.max_utterance_ms = max_utterance_ms
@@ -210,9 +242,12 @@ class VoskCallRecognizer:
 
     def close(self) -> None:
         """The call is over: the decoder goes back to the pool for the next one."""
-        decoder, self._decoder = self._decoder, None
+        decoder, self._decoder, self._kaldi = self._decoder, None, None  # another call may get it now
         if decoder is not None:
-            self._pool.give_back(decoder, self.rate, self._grammar)
+            decoder.speech_ms += self.decoded_ms
+            if not self._pool.give_back(decoder, self.rate, self._grammar):
+                del decoder  # the last reference: libvosk frees it here
+                release_freed_memory()
 
     @property
     def real_time_factor(self) -> float | None:
@@ -238,18 +273,18 @@ class VoskCallRecognizer:
     def _decode(self, frame: Frame) -> None:
         self.decoded_ms += FRAME_MS
         started = time.perf_counter()
-        accepted = self._decoder.AcceptWaveform(frame.pcm)
+        accepted = self._kaldi.AcceptWaveform(frame.pcm)
         self.decode_seconds += time.perf_counter() - started
         if accepted:
             # Vosk found a pause of its own inside the utterance: keep that part, the rest follows
-            self._segments.append(json.loads(self._decoder.Result()))
+            self._segments.append(json.loads(self._kaldi.Result()))
 
     def _partial(self, frame: Frame) -> list[AsrEvent]:
         self._since_partial += FRAME_MS
         if self._since_partial < PARTIAL_EVERY_MS:
             return []
         self._since_partial = 0
-        text = json.loads(self._decoder.PartialResult()).get("partial", "")
+        text = json.loads(self._kaldi.PartialResult()).get("partial", "")
         if text == self._last_partial:
             return []
         self._last_partial = text
@@ -257,7 +292,7 @@ class VoskCallRecognizer:
 
     def _finish(self) -> FinalTranscript:
         started = time.perf_counter()
-        results = self._segments + [json.loads(self._decoder.FinalResult())]
+        results = self._segments + [json.loads(self._kaldi.FinalResult())]
         decode_ms = 1000 * (time.perf_counter() - started)
         words = [w for r in results for w in r.get("result", [])]
         text = " ".join(r.get("text", "").strip() for r in results if r.get("text", "").strip())

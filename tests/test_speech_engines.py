@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callbot import asr
 from callbot.asr import (DecoderPool, FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted,
                          VoskCallRecognizer, load_vosk_model)
 from callbot.audio import FRAME_MS, join_frames, read_wav, resample, to_frames
@@ -53,14 +54,18 @@ def test_one_model_per_process(engines, speech_config):
     assert load_vosk_model(require_config(speech_config).speech.vosk_model) is engines.model
 
 
+def wait_for_spare(pool: DecoderPool, rate: int = 8000) -> None:
+    deadline = time.monotonic() + 30
+    while not pool._idle.get((rate, "")):  # warmed in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_decoders_are_warmed_ahead_and_reused_from_call_to_call(engines):
     samples = padded(french("vm-goodbye.wav"), 1000, 2000)
     pool = DecoderPool(engines.model)
     pool.prepare(8000)
-    deadline = time.monotonic() + 30
-    while not pool._idle.get((8000, "")):  # warmed in the background, before any call
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_spare(pool)  # before any call
     spare = pool._idle[(8000, "")][0]
     first = VoskCallRecognizer(engines.model, 8000, pool=pool)
     assert first._decoder is spare
@@ -72,6 +77,49 @@ def test_decoders_are_warmed_ahead_and_reused_from_call_to_call(engines):
         recognizer.close()
     assert texts[0] == texts[1] and texts[0] and texts[0][0]
     assert spare in pool._idle[(8000, "")]
+
+
+def private_mib() -> float:
+    rollup = Path("/proc/self/smaps_rollup").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in rollup if line.startswith("Private")) / 1024
+
+
+def test_a_decoder_that_decoded_its_budget_of_speech_is_let_go(engines, monkeypatch):
+    samples = padded(french("vm-goodbye.wav"), 1000, 2000)
+    pool = DecoderPool(engines.model)
+    first = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    decoder = first._decoder
+    wait_for_spare(pool)
+    spare = pool._idle[(8000, "")][0]
+    for frame in to_frames(samples, 8000):
+        first.accept(frame)
+    first.close()
+    assert decoder.speech_ms == first.decoded_ms > 0 and pool._idle[(8000, "")] == [spare, decoder]
+
+    monkeypatch.setattr(asr, "DECODER_SPEECH_BUDGET_MS", decoder.speech_ms + 1)
+    second = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    assert second._decoder is decoder  # still under its budget: reused
+    for frame in to_frames(samples, 8000):
+        second.accept(frame)
+    second.close()
+    assert decoder.speech_ms == 2 * first.decoded_ms
+    assert pool._idle[(8000, "")] == [spare]  # over its budget: let go
+
+
+def test_letting_a_big_decoder_go_hands_its_memory_back_to_the_system(engines):
+    """glibc keeps freed heap pages: without the trim a deleted decoder's memory stays counted."""
+    pool = DecoderPool(engines.model)
+    recognizer = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    speech = np.concatenate([french(name) for name in ("vm-goodbye.wav", "auth-thankyou.wav", "agent-pass.wav")] * 3)
+    before = private_mib()
+    for frame in to_frames(padded(speech, 500, 1000), 8000):
+        recognizer.accept(frame)
+    grown = private_mib() - before
+    recognizer._decoder.speech_ms = asr.DECODER_SPEECH_BUDGET_MS  # spent: closing lets it go
+    recognizer.close()
+    handed_back = before + grown - private_mib()
+    assert grown > 20, f"decoding grew private memory by {grown:.0f} MiB only: nothing to measure"
+    assert handed_back > grown / 2, f"{handed_back:.0f} of {grown:.0f} MiB handed back"
 
 
 def test_an_utterance_gives_start_partials_and_one_final_after_the_silence(engines):
