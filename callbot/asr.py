@@ -15,10 +15,11 @@ import json
 import logging
 import threading
 import time
+import struct
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Iterable, Protocol
 
 import numpy as np
 import webrtcvad
@@ -90,12 +91,82 @@ def load_vosk_model(path: Path):
         return _models[key]
 
 
+class _FstReader:
+    """Just enough of OpenFst's binary format to read a graph's header and its symbol tables."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+
+    def number(self, fmt: str) -> int:
+        return struct.unpack(fmt, self.stream.read(struct.calcsize(fmt)))[0]
+
+    def text(self) -> str:
+        return self.stream.read(self.number("<i")).decode("utf-8", "replace")
+
+    def symbol_tables(self) -> list[list[str]]:
+        """The input and output symbol tables the header says follow it (none, one or both)."""
+        self.number("<i"), self.text(), self.text(), self.number("<i")  # magic, fst type, arc type, version
+        flags = self.number("<i")
+        self.number("<Q"), self.number("<q"), self.number("<q"), self.number("<q")  # properties, start, states, arcs
+        return [self.symbols() for present in (flags & 1, flags & 2) if present]
+
+    def symbols(self) -> list[str]:
+        self.number("<i"), self.text(), self.number("<q")  # magic, name, next free key
+        entries = []
+        for _ in range(self.number("<q")):
+            entries.append(self.text())
+            self.number("<q")  # its key
+        return entries
+
+
+class Vocabulary:
+    """The words a Vosk model can output, kept as sorted hashes: ~4 MB for 500,000 words, not ~40 MB.
+
+    Built before any fork (Python's string hashes differ from one interpreter to another, not
+    between a process and its forks)."""
+
+    def __init__(self, words: Iterable[str]):
+        self._hashes = np.unique(np.fromiter((hash(w) for w in words), np.int64))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, word: str) -> bool:
+        at = int(np.searchsorted(self._hashes, hash(word)))
+        return at < len(self._hashes) and int(self._hashes[at]) == hash(word)
+
+    @classmethod
+    def of_model(cls, model_dir: Path) -> "Vocabulary | None":
+        words = model_words(model_dir)
+        if words is None:
+            return None
+        vocabulary = cls(words)
+        del words
+        release_freed_memory()  # the half-million strings read are gone: hand their pages back
+        return vocabulary
+
+
+def model_words(model_dir: Path) -> list[str] | None:
+    """The words of a Vosk model: graph/words.txt, or the output symbols stored in its graph (None if neither)."""
+    graph = Path(model_dir) / "graph"
+    if (graph / "words.txt").is_file():
+        lines = (graph / "words.txt").read_text(encoding="utf-8").splitlines()
+        return [line.split()[0] for line in lines if line.strip()]
+    for name in ("Gr.fst", "HCLG.fst"):
+        if (graph / name).is_file():
+            with open(graph / name, "rb") as fst:
+                tables = _FstReader(fst).symbol_tables()
+            if tables:
+                return tables[-1]
+    return None
+
+
 WARM_UP_MS = 300  # of faint noise decoded by a new decoder before any call gets it
 IDLE_DECODERS_KEPT = 4  # per rate and grammar: one process never has more calls than this
-# A decoder of a small (lookahead) model composes its graph on the fly and caches what it composed
-# for its whole life: with the test model it holds ~70 MiB after 10 s of speech and ~220 MiB after
-# 100 s, and only deleting it frees that. Past this much speech it is replaced by a fresh one
-# (decoding is ~5 % dearer for a while): a worker's memory stays bounded however long it runs.
+# A decoder of a small (lookahead) model composes its graph on the fly and keeps what it composed
+# for its whole life (test model: ~70 MiB after 10 s of speech, ~310 MiB after 300 s), and only
+# deleting it frees that. Past this much speech it is replaced by a fresh one, which composes again
+# (~15 % more CPU per second of speech): the memory stays bounded. scripts/bench_decoder_memory.py
 DECODER_SPEECH_BUDGET_MS = 60_000
 
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from callbot.asr import DecoderPool, VoskCallRecognizer, load_vosk_model
+from callbot.asr import DecoderPool, Vocabulary, VoskCallRecognizer, load_vosk_model
 from callbot.audio import Frame, TELEPHONE_RATES, silence
 from callbot.config import Config, SpeechSettings
 from callbot.dialog import Prompt
@@ -29,6 +29,7 @@ class SpeechEngines:
     model: object
     voice: Voice
     cache: PromptCache
+    vocabulary: Vocabulary | None = None  # the model's words, read when phrase hints are on
     decoders: DecoderPool = field(init=False)  # filled in the process that takes the calls (after any fork)
 
     def __post_init__(self) -> None:
@@ -44,8 +45,9 @@ def load_speech(settings: SpeechSettings) -> SpeechEngines:
     started = time.perf_counter()
     model = load_vosk_model(settings.vosk_model)
     voice = PiperVoiceEngine(settings.voice)
+    vocabulary = Vocabulary.of_model(settings.vosk_model) if settings.phrase_hints else None
     log.info("speech engines loaded in %.1f s", time.perf_counter() - started)
-    return SpeechEngines(settings, model, voice, PromptCache(settings.cache, voice))
+    return SpeechEngines(settings, model, voice, PromptCache(settings.cache, voice), vocabulary)
 
 
 class CachedSpeaker:
@@ -80,18 +82,38 @@ def warm(engines: SpeechEngines, config: Config, knowledge: Knowledge, rates: tu
 
 def call_grammar(knowledge: Knowledge, engines: SpeechEngines) -> list[str] | None:
     """The phrase list a call's recogniser is limited to, when phrase hints are on."""
-    return phrase_list(knowledge) if engines.settings.phrase_hints else None
+    if not engines.settings.phrase_hints:
+        return None
+    return phrase_list(knowledge, engines.vocabulary) or None  # a model that knows none of them stays open
 
 
-_last_phrase_list: tuple[Knowledge, list[str]] | None = None  # computed once per loaded version, not per call
+_last_phrase_list: tuple[Knowledge, Vocabulary | None, list[str]] | None = None  # once per loaded version
 
 
-def phrase_list(knowledge: Knowledge) -> list[str]:
-    """Words the recogniser may output when phrase hints are on: the sheets' own words, plus [unk]."""
+def phrase_list(knowledge: Knowledge, vocabulary: Vocabulary | None = None) -> list[str]:
+    """Words the recogniser may output when phrase hints are on: the sheets' own words, plus [unk],
+    less those the model does not know (it could not hear them anyway). Empty if it knows none."""
     global _last_phrase_list
-    if _last_phrase_list is None or _last_phrase_list[0] is not knowledge:
-        _last_phrase_list = (knowledge, _phrase_list(knowledge))
-    return _last_phrase_list[1]
+    last = _last_phrase_list
+    if last is None or last[0] is not knowledge or last[1] is not vocabulary:
+        last = _last_phrase_list = (knowledge, vocabulary, _known(_phrase_list(knowledge), vocabulary))
+    return last[2]
+
+
+def _known(words: list[str], vocabulary: Vocabulary | None) -> list[str]:
+    if vocabulary is None:
+        return words
+    known = [w for w in words if w in vocabulary]
+    unknown = [w for w in words if w not in vocabulary and w != "[unk]"]
+    if not [w for w in known if w != "[unk]"]:
+        log.warning("phrase hints: the speech model knows none of the %d words of the answer sheets; "
+                    "recognition stays open (is it the French model?)", len(unknown))
+        return []
+    if unknown:
+        log.warning("phrase hints: %d words of the answer sheets are not in the speech model's vocabulary, "
+                    "so callers saying them are heard as something else: %s%s", len(unknown),
+                    ", ".join(unknown[:20]), ", ..." if len(unknown) > 20 else "")
+    return known
 
 
 def _phrase_list(knowledge: Knowledge) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from callbot import asr
-from callbot.asr import (DecoderPool, FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted,
+from callbot.asr import (DecoderPool, FinalTranscript, ModelMissing, PartialTranscript, SpeechStarted, Vocabulary,
                          VoskCallRecognizer, load_vosk_model)
 from callbot.audio import FRAME_MS, join_frames, read_wav, resample, to_frames
 from callbot.config import require_config
@@ -174,6 +174,35 @@ def test_phrase_hints_restrict_the_vocabulary(engines, speech_config):
     _, events = recognise(engines, padded(french("vm-goodbye.wav"), 500, 1500), grammar=["[unk]"])
     finals = [e for _, e in events if isinstance(e, FinalTranscript)]
     assert finals and all(f.text in ("", "[unk]") or set(f.text.split()) <= {"[unk]"} for f in finals)
+
+
+def test_the_model_vocabulary_is_read_from_its_graph(engines, speech_config):
+    vocabulary = Vocabulary.of_model(require_config(speech_config).speech.vosk_model)
+    assert len(vocabulary) > 400_000  # the test model's graph names 503,345 symbols
+    assert "안녕하세요" in vocabulary and "mairie" not in vocabulary and "#0" in vocabulary
+
+
+def test_a_words_txt_is_read_when_the_model_has_one(tmp_path):
+    (tmp_path / "graph").mkdir()
+    (tmp_path / "graph" / "words.txt").write_text("<eps> 0\nmairie 1\ncantine 2\n", encoding="utf-8")
+    vocabulary = Vocabulary.of_model(tmp_path)
+    assert "mairie" in vocabulary and "cantine" in vocabulary and "piscine" not in vocabulary
+    assert Vocabulary.of_model(tmp_path / "elsewhere") is None
+
+
+def test_phrase_hints_keep_only_the_words_the_model_knows_and_say_which_are_missing(example, caplog):
+    vocabulary = Vocabulary(["cantine", "mairie", "horaires", "[unk]"])
+    with caplog.at_level("WARNING"):
+        words = phrase_list(example, vocabulary)
+    assert words == ["cantine", "horaires", "mairie", "[unk]"]
+    warning = next(r.getMessage() for r in caplog.records if "not in the speech model's vocabulary" in r.getMessage())
+    assert f"{len(phrase_list(example)) - 4} words" in warning and "poubelles" in " ".join(phrase_list(example))
+
+
+def test_phrase_hints_stay_open_when_the_model_knows_none_of_the_words(example, caplog):
+    with caplog.at_level("WARNING"):
+        assert phrase_list(example, Vocabulary(["안녕하세요"])) == []
+    assert any("knows none of the" in r.getMessage() for r in caplog.records)
 
 
 def test_missing_model_names_the_installer(tmp_path):
