@@ -192,6 +192,11 @@ def release_freed_memory() -> None:
         pass
 
 
+def _let_go(decoders: list) -> None:
+    decoders.clear()  # the last references
+    release_freed_memory()
+
+
 @dataclass(eq=False)
 class Decoder:
     """A Vosk decoder, and how much speech it has decoded since it was made (its memory grows with it)."""
@@ -214,6 +219,7 @@ class DecoderPool:
         self.model = model
         self._idle: dict[tuple[int, str], list[Decoder]] = {}
         self._warming: set[tuple[int, str]] = set()
+        self._grammar = ""  # the phrase list calls get now; decoders of an older one are let go
         self._lock = threading.Lock()
 
     def take(self, rate: int, grammar: list[str] | None = None) -> Decoder:
@@ -232,11 +238,12 @@ class DecoderPool:
         decoder.kaldi.Reset()
         key = (rate, grammar_json(grammar))
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            kept = decoder.speech_ms < DECODER_SPEECH_BUDGET_MS and len(idle) < IDLE_DECODERS_KEPT
+            current = key[1] == self._grammar
+            kept = (current and decoder.speech_ms < DECODER_SPEECH_BUDGET_MS
+                    and len(self._idle.get(key, [])) < IDLE_DECODERS_KEPT)
             if kept:
-                idle.append(decoder)
-        if not kept:
+                self._idle.setdefault(key, []).append(decoder)
+        if current and not kept:
             self.prepare(rate, grammar)
         return kept
 
@@ -244,16 +251,29 @@ class DecoderPool:
         """Warm a spare decoder in the background unless one is ready or on its way."""
         key = (rate, grammar_json(grammar))
         with self._lock:
-            if self._idle.get(key) or key in self._warming:
-                return
-            self._warming.add(key)
-        threading.Thread(target=self._warm_spare, args=key, name="warm-decoder", daemon=True).start()
+            stale = self._forget_other_grammars(key[1])
+            warm = not self._idle.get(key) and key not in self._warming
+            if warm:
+                self._warming.add(key)
+        if stale:  # freeing big decoders takes a while: not on the caller's thread
+            threading.Thread(target=_let_go, args=(stale,), name="free-decoders", daemon=True).start()
+        if warm:
+            threading.Thread(target=self._warm_spare, args=key, name="warm-decoder", daemon=True).start()
+
+    def _forget_other_grammars(self, grammar: str) -> list[Decoder]:
+        """The sheets changed (phrase hints on): idle decoders of the old phrase list will never serve again."""
+        if grammar == self._grammar:
+            return []
+        self._grammar = grammar
+        stale = [key for key in self._idle if key[1] != grammar]
+        return [decoder for key in stale for decoder in self._idle.pop(key)]
 
     def _warm_spare(self, rate: int, grammar: str) -> None:
         try:
             decoder = self._warmed(rate, grammar)
             with self._lock:
-                self._idle.setdefault((rate, grammar), []).append(decoder)
+                if grammar == self._grammar:
+                    self._idle.setdefault((rate, grammar), []).append(decoder)
         except Exception:  # the call that needs one will make its own, and say why
             log.exception("could not warm a spare decoder")
         finally:

@@ -54,9 +54,9 @@ def test_one_model_per_process(engines, speech_config):
     assert load_vosk_model(require_config(speech_config).speech.vosk_model) is engines.model
 
 
-def wait_for_spare(pool: DecoderPool, rate: int = 8000) -> None:
+def wait_for_spare(pool: DecoderPool, rate: int = 8000, grammar: list[str] | None = None) -> None:
     deadline = time.monotonic() + 30
-    while not pool._idle.get((rate, "")):  # warmed in the background
+    while not pool._idle.get((rate, asr.grammar_json(grammar))):  # warmed in the background
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
@@ -104,6 +104,19 @@ def test_a_decoder_that_decoded_its_budget_of_speech_is_let_go(engines, monkeypa
     second.close()
     assert decoder.speech_ms == 2 * first.decoded_ms
     assert pool._idle[(8000, "")] == [spare]  # over its budget: let go
+
+
+def test_decoders_of_an_older_phrase_list_are_let_go_when_the_sheets_change(engines):
+    """Phrase hints on, the staff edit a sheet: the old list's decoders would never serve a call again."""
+    old, new = ["[unk]", "안녕하세요"], ["[unk]", "감사합니다"]
+    pool = DecoderPool(engines.model)
+    during_reload = VoskCallRecognizer(engines.model, 8000, grammar=old, pool=pool)
+    wait_for_spare(pool, grammar=old)
+    pool.prepare(8000, new)  # the first call after the reload
+    assert (8000, asr.grammar_json(old)) not in pool._idle  # the old list's spare is let go
+    wait_for_spare(pool, grammar=new)
+    during_reload.close()  # a call that began before the reload ends: its decoder is not kept either
+    assert list(pool._idle) == [(8000, asr.grammar_json(new))] and len(pool._idle[(8000, asr.grammar_json(new))]) == 1
 
 
 def test_letting_a_big_decoder_go_hands_its_memory_back_to_the_system(engines):
