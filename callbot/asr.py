@@ -168,6 +168,7 @@ IDLE_DECODERS_KEPT = 4  # per rate and grammar: one process never has more calls
 # deleting it frees that. Past this much speech it is replaced by a fresh one, which composes again
 # (~15 % more CPU per second of speech): the memory stays bounded. scripts/bench_decoder_memory.py
 DECODER_SPEECH_BUDGET_MS = 60_000
+QUIET_AFTER_S = 600  # no new call for this long (the night): one spare decoder per rate is enough
 
 
 _last_grammar: tuple[list[str], str] | None = None
@@ -220,11 +221,13 @@ class DecoderPool:
         self._idle: dict[tuple[int, str], list[Decoder]] = {}
         self._warming: set[tuple[int, str]] = set()
         self._grammar = ""  # the phrase list calls get now; decoders of an older one are let go
+        self._last_take = time.monotonic()
         self._lock = threading.Lock()
 
     def take(self, rate: int, grammar: list[str] | None = None) -> Decoder:
         key = (rate, grammar_json(grammar))
         with self._lock:
+            self._last_take = time.monotonic()
             idle = self._idle.get(key)
             decoder = idle.pop() if idle else None
         if decoder is None:
@@ -259,6 +262,20 @@ class DecoderPool:
             threading.Thread(target=_let_go, args=(stale,), name="free-decoders", daemon=True).start()
         if warm:
             threading.Thread(target=self._warm_spare, args=key, name="warm-decoder", daemon=True).start()
+
+    def shrink_when_quiet(self, now: float | None = None) -> None:
+        """After QUIET_AFTER_S without a new call, keep one spare per rate (the one that decoded least,
+        so holds least memory) and let the others go: an idle worker gives back what a busy day took."""
+        with self._lock:
+            if (time.monotonic() if now is None else now) - self._last_take < QUIET_AFTER_S:
+                return
+            extra = []
+            for idle in self._idle.values():
+                idle.sort(key=lambda decoder: decoder.speech_ms, reverse=True)
+                extra += idle[:-1]
+                del idle[:-1]
+        if extra:
+            threading.Thread(target=_let_go, args=(extra,), name="free-decoders", daemon=True).start()
 
     def _forget_other_grammars(self, grammar: str) -> list[Decoder]:
         """The sheets changed (phrase hints on): idle decoders of the old phrase list will never serve again."""

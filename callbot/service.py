@@ -177,7 +177,7 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
                 on_reloaded()
 
     watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0"))
-    chores = [PeriodicTask(PURGE_EVERY_S, spool.purge)]
+    chores = [PeriodicTask(PURGE_EVERY_S, spool.purge), PeriodicTask(60.0, engines.decoders.shrink_when_quiet)]
     if heartbeat is not None:
         chores.append(PeriodicTask(1.0, heartbeat))
     if journal is not None:

@@ -119,6 +119,19 @@ def test_decoders_of_an_older_phrase_list_are_let_go_when_the_sheets_change(engi
     assert list(pool._idle) == [(8000, asr.grammar_json(new))] and len(pool._idle[(8000, asr.grammar_json(new))]) == 1
 
 
+def test_a_quiet_worker_keeps_one_spare_decoder_per_rate_the_one_that_holds_least(engines):
+    pool = DecoderPool(engines.model)
+    for rate, speech_ms in ((8000, 30_000), (8000, 5_000), (8000, 12_000), (16000, 2_000), (16000, 1_000)):
+        decoder = pool._warmed(rate, "")
+        decoder.speech_ms = speech_ms
+        assert pool.give_back(decoder, rate)  # after a busy hour, all kept idle
+    pool.shrink_when_quiet()  # the last call was just now: nothing changes
+    assert sorted(d.speech_ms for d in pool._idle[(8000, "")]) == [5_000, 12_000, 30_000]
+    pool.shrink_when_quiet(now=time.monotonic() + asr.QUIET_AFTER_S + 1)
+    assert [d.speech_ms for d in pool._idle[(8000, "")]] == [5_000]
+    assert [d.speech_ms for d in pool._idle[(16000, "")]] == [1_000]
+
+
 def test_letting_a_big_decoder_go_hands_its_memory_back_to_the_system(engines):
     """glibc keeps freed heap pages: without the trim a deleted decoder's memory stays counted."""
     pool = DecoderPool(engines.model)
