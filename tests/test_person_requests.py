@@ -19,6 +19,12 @@ ASKS_FOR_PERSON = [
     "une personne",
     "euh une personne s il vous plaît",
     "Je voudrais parler à quelqu'un, s'il vous plaît.",
+    "je voudrais parler à la personne qui s occupe de l état civil",
+    "pouvez vous me transférer s il vous plaît",
+    "c est compliqué je préfère l expliquer à une personne",
+    "est ce qu il y a quelqu un à qui je peux parler",
+    "je voudrais vous parler de vive voix",
+    "passez moi le stand art",  # "standard" as recognition splits it
 ]
 
 NOT_A_PERSON_REQUEST = [
@@ -30,6 +36,9 @@ NOT_A_PERSON_REQUEST = [
     "il n y a personne qui ramasse les poubelles",
     "je voudrais inscrire mon fils à la cantine",
     "bonjour je voudrais parler à monsieur lefèvre",
+    "je voudrais déclarer le décès de la personne qui habitait chez moi",
+    "la personne qui s occupe de la cantine m a dit de rappeler",
+    "je voudrais m adresser à la mairie pour un permis de construire",
 ]
 
 

@@ -16,12 +16,13 @@ from callbot.understanding.normalise import strip_accents, surface_words
 _RECEPTION = r"accueil(?! de loisirs| periscolaire| du centre| de jour| des enfants)"
 # Who the caller may ask for. "accueil" only counts after a verb of
 # contact, because "accueil de loisirs" and "accueil périscolaire" are services.
-_PEOPLE = (r"quelqu un|une? (?:vraie? )?personnes?|personne physique|(?:un |une )?(?:etre )?humaine?s?|"
+_PEOPLE = (r"quelqu un|une? (?:vraie? )?personnes?|(?:la|les) personnes? qui|personne physique|(?:un |une )?(?:etre )?humaine?s?|"
            r"(?:un |une |l |le |la |les )?(?:agent|agente|agents|conseiller|conseillere|operateur|operatrice|"
-           r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|hotesse|standard|"
+           r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|hotesse|standard|stand art|"
            rf"{_RECEPTION}|responsable|dame)")
-_CONTACT_VERBS = (r"parler|discuter|causer|avoir|joindre|passer|passez|passe|transferer|transferez|mettre en relation|"
-                  r"mettez|metter|mettre|contacter|eu|avoir affaire|voir|rappeler|rappelle|rappeliez|rappeler")
+_CONTACT_VERBS = (r"parler|parle|discuter|causer|avoir|joindre|passer|passez|passe|transferer|transferez|mettre en relation|"
+                  r"mettez|metter|mettre|contacter|eu|avoir affaire|voir|rappeler|rappelle|rappeliez|rappeler|"
+                  r"expliquer|explique|adresser")
 
 _BUILT_IN_PATTERNS = (
     # a contact verb, up to four words, then a person: "parler a quelqu un", "passez moi l accueil"
@@ -37,7 +38,11 @@ _BUILT_IN_PATTERNS = (
     r"^(?:(?:je veux|je voudrais|je souhaite|oui|allo|bonjour|euh) )*(?:une )?(?:personne|vraie personne)$",
     # refusing the machine: "pas un robot", "marre de parler a une machine"
     r"\b(?:pas|marre|arretez|stop)\b(?: \w+){0,5} (?:robot|machine|repondeur|ordinateur|automate|serveur vocal)\b",
-    r"\b(?:vraie personne|etre humain|personne en chair|quelqu un de vivant)\b",
+    r"\b(?:vraie personne|etre humain|personne en chair|quelqu un de vivant|de vive voix)\b",
+    # being put through, whoever to: "transferez moi", "pouvez vous me mettre en relation"
+    r"\b(?:me transferer|me transferez|transferez moi|transferer moi|me mettre en relation|mettez moi en relation)\b",
+    # "quelqu un a qui je peux parler", "quelqu un avec qui parler"
+    r"\bquelqu un (?:a|avec) qui(?: \w+){0,3} (?:parler|expliquer|m adresser)\b",
 )
 
 
