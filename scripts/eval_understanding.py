@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the matcher on a labelled corpus of spoken-style French transcripts.
 
-    python scripts/eval_understanding.py [--config FILE] [--errors] tests/corpus/test.tsv
+    python scripts/eval_understanding.py [--config FILE] [--errors] tests/corpus/test2.tsv
 
 Each corpus line is `transcript<TAB>expected`, expected being an answer id,
 `transfer` (asks for a person) or `nomatch` (off-topic). Prints the

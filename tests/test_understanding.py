@@ -14,7 +14,8 @@ FLOORS = {
     # corpus: (correct in scope, off-topic not answered, wrong answers at most)
     "dev.tsv": (0.96, 0.97, 0.01),
     "dev2.tsv": (0.93, 0.97, 0.015),
-    "test.tsv": (0.87, 0.93, 0.025),
+    "dev3.tsv": (0.89, 0.93, 0.02),
+    "test2.tsv": (0.88, 0.89, 0.035),
 }
 
 
@@ -23,7 +24,7 @@ def test_corpus_figures_stay_above_their_floors(example, name):
     corpus = read_corpus(CORPUS / name)
     assert len(corpus) >= 400
     report = evaluate(example.matcher, corpus)
-    assert report.off_topic / (report.off_topic + report.in_scope) >= 0.15
+    assert report.off_topic / (report.off_topic + report.in_scope) >= 0.14  # one line in seven at least
     correct, rejected, wrong = FLOORS[name]
     assert report.correct_rate >= correct, report.summary()
     assert report.rejection_rate >= rejected, report.summary()
