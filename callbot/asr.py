@@ -312,9 +312,9 @@ class DecoderPool:
 class VoskCallRecognizer:
     """Recognition for one call: VAD-gated Vosk decoding with end-of-utterance detection."""
 
-    def __init__(self, model, rate: int, max_utterance_ms: int = 15000, grammar: list[str] | None = None,
-                 end_silence_ms: int = END_SILENCE_MS, pool: DecoderPool | None = None):
-        self._pool = pool or DecoderPool(model)
+    def __init__(self, pool: DecoderPool, rate: int, max_utterance_ms: int = 15000, grammar: list[str] | None = None,
+                 end_silence_ms: int = END_SILENCE_MS):
+        self._pool = pool  # the process's: its decoders are warm, and this call's goes back to it
         self._grammar = grammar
         self._decoder = self._pool.take(rate, grammar)
         self._kaldi = self._decoder.kaldi

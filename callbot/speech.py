@@ -36,8 +36,8 @@ class SpeechEngines:
         self.decoders = DecoderPool(self.model)
 
     def recognizer(self, rate: int, max_utterance_seconds: float, grammar: list[str] | None = None) -> VoskCallRecognizer:
-        return VoskCallRecognizer(self.model, rate, int(max_utterance_seconds * 1000), grammar,
-                                  self.settings.end_silence_ms, self.decoders)
+        return VoskCallRecognizer(self.decoders, rate, int(max_utterance_seconds * 1000), grammar,
+                                  self.settings.end_silence_ms)
 
 
 def load_speech(settings: SpeechSettings) -> SpeechEngines:

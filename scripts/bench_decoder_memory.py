@@ -43,10 +43,9 @@ REPORT_EVERY_S = 30
 
 def hint_phrases(config: Path, model: Path) -> tuple[list[str], str]:
     """The phrase list the bot would give the decoders, and where it came from."""
+    from callbot.asr import Vocabulary, model_words
     from callbot.knowledge import require_knowledge
     from callbot.speech import phrase_list
-
-    from callbot.asr import Vocabulary, model_words
 
     knowledge = require_knowledge(config)
     sheets = phrase_list(knowledge)
@@ -99,7 +98,7 @@ def run_one(model_path: Path, budget_s: float, speech_s: float, audio: Path, gra
     samples: list[tuple[float, float]] = []  # (speech seconds, MiB added)
     next_report = REPORT_EVERY_S
     for call_audio in calls(audio, rate):
-        recognizer = asr.VoskCallRecognizer(model, rate, grammar=grammar, pool=pool)
+        recognizer = asr.VoskCallRecognizer(pool, rate, grammar=grammar)
         decoder = recognizer._decoder
         for frame in to_frames(call_audio, rate):
             recognizer.accept(frame)

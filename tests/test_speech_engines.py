@@ -67,11 +67,11 @@ def test_decoders_are_warmed_ahead_and_reused_from_call_to_call(engines):
     pool.prepare(8000)
     wait_for_spare(pool)  # before any call
     spare = pool._idle[(8000, "")][0]
-    first = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    first = VoskCallRecognizer(pool, 8000)
     assert first._decoder is spare
     texts = []
     for _ in range(2):  # the second call gets the first call's decoder, reset: same words, nothing left over
-        recognizer = VoskCallRecognizer(engines.model, 8000, pool=pool) if texts else first
+        recognizer = VoskCallRecognizer(pool, 8000) if texts else first
         finals = [e for f in to_frames(samples, 8000) for e in recognizer.accept(f) if isinstance(e, FinalTranscript)]
         texts.append([f.text for f in finals])
         recognizer.close()
@@ -87,7 +87,7 @@ def private_mib() -> float:
 def test_a_decoder_that_decoded_its_budget_of_speech_is_let_go(engines, monkeypatch):
     samples = padded(french("vm-goodbye.wav"), 1000, 2000)
     pool = DecoderPool(engines.model)
-    first = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    first = VoskCallRecognizer(pool, 8000)
     decoder = first._decoder
     wait_for_spare(pool)
     spare = pool._idle[(8000, "")][0]
@@ -97,7 +97,7 @@ def test_a_decoder_that_decoded_its_budget_of_speech_is_let_go(engines, monkeypa
     assert decoder.speech_ms == first.decoded_ms > 0 and pool._idle[(8000, "")] == [spare, decoder]
 
     monkeypatch.setattr(asr, "DECODER_SPEECH_BUDGET_MS", decoder.speech_ms + 1)
-    second = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    second = VoskCallRecognizer(pool, 8000)
     assert second._decoder is decoder  # still under its budget: reused
     for frame in to_frames(samples, 8000):
         second.accept(frame)
@@ -110,7 +110,7 @@ def test_decoders_of_an_older_phrase_list_are_let_go_when_the_sheets_change(engi
     """Phrase hints on, the staff edit a sheet: the old list's decoders would never serve a call again."""
     old, new = ["[unk]", "안녕하세요"], ["[unk]", "감사합니다"]
     pool = DecoderPool(engines.model)
-    during_reload = VoskCallRecognizer(engines.model, 8000, grammar=old, pool=pool)
+    during_reload = VoskCallRecognizer(pool, 8000, grammar=old)
     wait_for_spare(pool, grammar=old)
     pool.prepare(8000, new)  # the first call after the reload
     assert (8000, asr.grammar_json(old)) not in pool._idle  # the old list's spare is let go
@@ -135,7 +135,7 @@ def test_a_quiet_worker_keeps_one_spare_decoder_per_rate_the_one_that_holds_leas
 def test_letting_a_big_decoder_go_hands_its_memory_back_to_the_system(engines):
     """glibc keeps freed heap pages: without the trim a deleted decoder's memory stays counted."""
     pool = DecoderPool(engines.model)
-    recognizer = VoskCallRecognizer(engines.model, 8000, pool=pool)
+    recognizer = VoskCallRecognizer(pool, 8000)
     speech = np.concatenate([french(name) for name in ("vm-goodbye.wav", "auth-thankyou.wav", "agent-pass.wav")] * 3)
     before = private_mib()
     for frame in to_frames(padded(speech, 500, 1000), 8000):
