@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import logging
 import queue
 import threading
@@ -46,6 +47,9 @@ OUTBOX_PRIMING_FRAMES = 2  # silence queued at the start, to absorb the worker's
 INBOX_LIMIT_FRAMES = 50  # one second: beyond it the worker is stuck, old frames are dropped
 WORKER_IDLE_TICK_S = 0.1  # without audio (hold, lost RTP), the session still advances its clock
 REGISTRATION_REFRESH_S = 30  # a PBX that restarted and forgot us is told again within this time
+AUDIO_WAIT_S = 40.0  # answered, how long a call's worker waits for its audio (the ACK's timeout is 32 s)
+SHUTDOWN_HANGUP_S = 3.0  # at stop, how long the callers' side has to confirm the hang-ups
+SHUTDOWN_WORKER_S = 2.0  # and each call's worker to close its call (journal, message kept)
 
 
 @dataclass
@@ -89,57 +93,108 @@ def frame_reader() -> Callable[[object], bytes]:
     return bytes
 
 
-class CallAudioPort:
-    """Factory for the pjsua2 media port of one call (the class needs pjsua2 at import time)."""
+@functools.cache
+def _port_class():
+    """The pjsua2 media port class (made once: it needs pjsua2 at import time)."""
+    pj = _pj()
+    read = frame_reader()
 
-    @staticmethod
-    def create(rate: int, inbox: queue.Queue, outbox: queue.Queue, stats: CallStats):
-        pj = _pj()
-        read = frame_reader()
+    class _Port(pj.AudioMediaPort):
+        """Carries one call's audio at a time: `worker` is that call's queues, None while the port is idle.
 
-        class _Port(pj.AudioMediaPort):
-            def onFrameReceived(self, frame):  # media clock thread: copy and hand over, nothing else
-                if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size != self._bytes:
-                    return
-                if inbox.qsize() >= INBOX_LIMIT_FRAMES:
-                    stats.dropped += 1
-                    return
-                inbox.put_nowait(read(frame.buf))
+        The bridge's clock thread calls these every 20 ms for as long as the port exists, so a port is never
+        destroyed while the bridge runs (see `PortPool`): a call only swaps `worker`, one atomic attribute.
+        """
 
-            def onFrameRequested(self, frame):  # media clock thread
+        worker: "_Worker | None" = None
+
+        def onFrameReceived(self, frame):  # media clock thread: copy and hand over, nothing else
+            worker = self.worker
+            if worker is None or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size != self.frame_bytes:
+                return
+            if worker.inbox.qsize() >= INBOX_LIMIT_FRAMES:
+                worker.stats.dropped += 1
+                return
+            worker.inbox.put_nowait(read(frame.buf))
+
+        def onFrameRequested(self, frame):  # media clock thread
+            worker = self.worker
+            pcm = self.silence
+            if worker is not None:
                 try:
-                    pcm = outbox.get_nowait()
+                    pcm = worker.outbox.get_nowait()
                 except queue.Empty:
-                    stats.underruns += stats.speaking
-                    pcm = self._silence
-                frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-                frame.buf = pj.ByteVector(pcm)
-                frame.size = len(pcm)
+                    worker.stats.underruns += worker.stats.speaking
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(pcm)
+            frame.size = len(pcm)
 
-        port = _Port()
-        port._bytes = samples_per_frame(rate) * 2
-        port._silence = bytes(port._bytes)
+    return _Port
+
+
+class PortPool:
+    """The media ports of the endpoint, made on the SIP thread and kept until the endpoint is destroyed.
+
+    Lifetime, all on the SIP thread: made (`createPort`, added to the bridge) the first time a call needs one;
+    connected to a call's stream when its audio starts; the call's `worker` detached when it hangs up (the
+    bridge disconnects it when the call's stream goes); back in the pool once the call's worker thread has
+    ended; destroyed in `destroy_all`, after the bridge's clock has been stopped. Destroying a port while the
+    clock runs races its callbacks (a segmentation fault every few hundred calls): it is never done.
+    """
+
+    def __init__(self):
+        self._idle: dict[int, list] = {}
+        self._all: list = []
+
+    def take(self, rate: int, worker: "_Worker"):
+        idle = self._idle.setdefault(rate, [])
+        port = idle.pop() if idle else self._create(rate)
+        port.worker = worker
+        return port
+
+    def give_back(self, port) -> None:
+        port.worker = None
+        self._idle.setdefault(port.rate, []).append(port)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def _create(self, rate: int):
+        pj = _pj()
+        port = _port_class()()
+        port.rate = rate
+        port.frame_bytes = samples_per_frame(rate) * 2
+        port.silence = bytes(port.frame_bytes)
         media_format = pj.MediaFormatAudio()
         media_format.init(pj.PJMEDIA_FORMAT_PCM, rate, 1, FRAME_MS * 1000, 16)
-        port.createPort(f"callbot-{uuid.uuid4().hex[:6]}", media_format)
+        port.createPort(f"callbot-{rate}-{len(self._all)}", media_format)
+        self._all.append(port)
         return port
+
+    def destroy_all(self) -> None:
+        """Only once the bridge's clock has stopped (`Endpoint.audDevManager().setNoDev()`)."""
+        for port in self._all:
+            port.worker = None
+        self._idle.clear()
+        self._all.clear()
 
 
 class SipLine:
     """What a `CallSession` asks of the telephone line, posted to the SIP thread."""
 
-    def __init__(self, service: "SipService", call: "BotCall"):
+    def __init__(self, service: "SipService", leg: "CallLeg"):
         self.service = service
-        self.call = call
+        self.leg = leg
 
     def transfer(self, target: str) -> None:
-        self.service.post(lambda: self.service.transfer(self.call, target))
+        self.service.post(lambda: self.service.transfer(self.leg, target))
 
     def hang_up(self, reason: str) -> None:
-        self.service.post(lambda: self.service.hang_up(self.call, reason))
+        self.service.post(lambda: self.service.hang_up(self.leg, reason))
 
     def message_recorded(self, samples: np.ndarray, rate: int, transcript: str) -> None:
-        self.service.spool.store(samples, rate, transcript, self.call.caller_number, self.call.call_id)
+        self.service.spool.store(samples, rate, transcript, self.leg.caller_number, self.leg.call_id)
 
 
 @dataclass
@@ -154,21 +209,47 @@ class _Worker:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
-def run_call(session: CallSession, worker: _Worker, rate: int, max_call_ms: int,
-             on_finished: Callable[[CallSession], None] = lambda session: None) -> None:
-    """The worker loop of one call; reports the finished session (journal, metrics) when it ends."""
+def run_call(leg: "CallLeg", build_session: Callable[[int], CallSession], offered_rate: int, max_call_ms: int,
+             on_finished: Callable[[CallSession], None], answer: Callable[[], None], on_broken: Callable[[], None]) -> None:
+    """The worker thread of one call, started while the caller hears ringing.
+
+    It builds the call's session (recogniser, dialog, voice: the slow part of setting a call up, kept off the
+    SIP thread), has the SIP thread answer, waits for the call's audio, runs the call, and reports it (journal,
+    metrics) when it ends.
+    """
     # pjlib aborts the process if any pjsua2 object is touched from a thread it does not know
     _pj().Endpoint.instance().libRegisterThread(threading.current_thread().name)
+    started = time.perf_counter()
     try:
-        _call_loop(session, worker, rate, max_call_ms)
+        session = build_session(offered_rate)
+        log.info("call %s: ready in %.0f ms", leg.call_id, (time.perf_counter() - started) * 1000)
+        answer()
+        rate = leg.wait_for_audio(AUDIO_WAIT_S)
+        if rate is None:  # hung up while ringing, or no audio ever came (the SIP side ends such calls)
+            _close_recognizer(session)
+            return
+        if rate != offered_rate:  # the codec chosen was not the one expected from the offer
+            _close_recognizer(session)
+            session = build_session(rate)
+    except Exception:
+        log.exception("call %s: could not set the call up; hanging up", leg.call_id)
+        on_broken()
+        return
+    leg.session = session
+    try:
+        _call_loop(session, leg.worker, rate, max_call_ms)
     finally:
         try:
             on_finished(session)
         except Exception:
             log.exception("call %s: could not record the finished call", session.call_id)
-        close = getattr(session.recognizer, "close", None)
-        if close is not None:
-            close()  # its decoder, warm, serves the next call
+        _close_recognizer(session)
+
+
+def _close_recognizer(session: CallSession) -> None:
+    close = getattr(session.recognizer, "close", None)
+    if close is not None:
+        close()  # its decoder, warm, serves the next call
 
 
 def _call_loop(session: CallSession, worker: _Worker, rate: int, max_call_ms: int) -> None:
@@ -214,7 +295,8 @@ class SipService:
         self.knowledge_source = knowledge_source  # the knowledge in force when a call starts
         self.engines = engines
         self.spool = spool
-        self.calls: dict[int, BotCall] = {}
+        self.calls: dict[str, CallLeg] = {}  # by callbot's call id: pjsua reuses its own ids at once
+        self.ports = PortPool()
         self._posted: queue.Queue[Callable[[], None]] = queue.Queue()
         self._stopping = threading.Event()
         self.endpoint = None
@@ -311,25 +393,31 @@ class SipService:
                 log.info("registration refresh skipped: %s", exc)
 
     def shutdown(self) -> None:
-        """Hang up every call, then destroy pjsua2 (every Call and port must be gone first)."""
+        """Hang up every call, then destroy pjsua2 in the order it needs (calls, ports, account, library)."""
         pj = _pj()
-        for call in list(self.calls.values()):
-            try:
-                call.hangup(pj.CallOpParam(True))
-            except Exception:
-                log.exception("call %s: hang-up at shutdown failed", call.call_id)
-        deadline = time.monotonic() + 2
-        while self.calls and time.monotonic() < deadline:
+        for leg in list(self.calls.values()):
+            self.hang_up(leg, "service stopping")
+        deadline = time.monotonic() + SHUTDOWN_HANGUP_S
+        while any(leg.pj_call is not None for leg in self.calls.values()) and time.monotonic() < deadline:
             self.endpoint.libHandleEvents(EVENT_POLL_MS)
-            self._reap_finished_calls()
-        for call in list(self.calls.values()):
-            call.release()
+        for leg in list(self.calls.values()):
+            leg.disconnected()  # calls that never confirmed their end: dropping them ends them in pjsua
+        for leg in list(self.calls.values()):
+            if leg.worker.thread is not None:
+                leg.worker.thread.join(SHUTDOWN_WORKER_S)  # the journal gets every call, messages are kept
+            leg.release(self.ports)
         self.calls.clear()
+        self.endpoint.libHandleEvents(EVENT_POLL_MS)  # send what the hang-ups queued
+        # the bridge's clock calls every port every 20 ms: stop it before the ports go
+        self.endpoint.audDevManager().setNoDev()
+        self.ports.destroy_all()
         if self.account is not None:
             self.account.shutdown()
             self.account = None
+        gc.collect()  # no pjsua2 object may outlive the library (its destructors would then abort)
         self.endpoint.libDestroy()
         self.endpoint = None
+        del pj
 
     def post(self, action: Callable[[], None]) -> None:
         """Run `action` on the SIP thread (from any thread)."""
@@ -349,7 +437,7 @@ class SipService:
     # -- calls (SIP thread) ------------------------------------------------------
     @property
     def active_calls(self) -> int:
-        return sum(1 for c in self.calls.values() if not c.finished)
+        return sum(1 for leg in self.calls.values() if not leg.finished)
 
     def admit(self, call_id: str, source: str) -> tuple[int, str | None]:
         """The SIP status for a new call: 200 to answer, 403 for an unknown peer, 486 or 302 when full."""
@@ -366,42 +454,144 @@ class SipService:
             return 486, None
         return 200, None
 
-    def transfer(self, call: "BotCall", target: str) -> None:
+    def transfer(self, leg: "CallLeg", target: str) -> None:
         pj = _pj()
-        knowledge = call.knowledge
-        uri = knowledge.config.targets[target].uri
-        log.info("call %s: transfer to %s", call.call_id, target)
-        call.transfer_deadline = time.monotonic() + self.settings.transfer_timeout_seconds
+        call = leg.pj_call
+        if call is None:
+            return  # the caller hung up meanwhile: the worker is ending the call
+        uri = leg.knowledge.config.targets[target].uri
+        log.info("call %s: transfer to %s", leg.call_id, target)
+        leg.transfer_deadline = time.monotonic() + self.settings.transfer_timeout_seconds
         try:
             call.xfer(uri, pj.CallOpParam(True))
         except Exception as exc:
-            log.warning("call %s: REFER failed: %s", call.call_id, exc)
-            call.transfer_deadline = None
-            call.to_worker(lambda session: session.transfer_failed(f"REFER failed: {exc}"))
+            reason = f"REFER failed: {exc}"  # bound now: `exc` no longer exists when the worker runs the lambda
+            log.warning("call %s: %s", leg.call_id, reason)
+            leg.transfer_deadline = None
+            leg.to_worker(lambda session: session.transfer_failed(reason))
 
-    def hang_up(self, call: "BotCall", reason: str) -> None:
+    def hang_up(self, leg: "CallLeg", reason: str) -> None:
         pj = _pj()
-        if call.finished:
+        call = leg.pj_call
+        if call is None or leg.finished:
             return
-        log.info("call %s: hanging up (%s)", call.call_id, reason)
+        log.info("call %s: hanging up (%s)", leg.call_id, reason)
         try:
             call.hangup(pj.CallOpParam(True))
         except Exception as exc:  # already gone on the other side
-            log.info("call %s: hang-up: %s", call.call_id, exc)
+            log.info("call %s: hang-up: %s", leg.call_id, exc)
 
     def _check_transfer_deadlines(self) -> None:
         now = time.monotonic()
-        for call in self.calls.values():
-            if call.transfer_deadline is not None and now >= call.transfer_deadline:
-                call.transfer_deadline = None
-                log.info("call %s: transfer not answered in time", call.call_id)
-                call.to_worker(lambda session: session.transfer_failed("timeout"))
+        for leg in self.calls.values():
+            if leg.transfer_deadline is not None and now >= leg.transfer_deadline:
+                leg.transfer_deadline = None
+                log.info("call %s: transfer not answered in time", leg.call_id)
+                leg.to_worker(lambda session: session.transfer_failed("timeout"))
 
     def _reap_finished_calls(self) -> None:
-        for call_id, call in list(self.calls.items()):
-            if call.finished and (call.worker.thread is None or not call.worker.thread.is_alive()):
-                call.release()
+        for call_id, leg in list(self.calls.items()):
+            if leg.finished and (leg.worker.thread is None or not leg.worker.thread.is_alive()):
+                leg.release(self.ports)
                 del self.calls[call_id]
+
+    def start_call_worker(self, leg: "CallLeg", offered_rate: int) -> None:
+        """Start the call's worker thread; the session is built there, not here on the SIP thread."""
+        knowledge, engines = leg.knowledge, self.engines
+
+        def build_session(rate: int) -> CallSession:
+            grammar = call_grammar(knowledge, engines)
+            recognizer = engines.recognizer(rate, knowledge.config.dialog.max_utterance_seconds, grammar)
+            dialog = Dialog(knowledge.config, knowledge.book, knowledge.matcher, knowledge.calendar)
+            return CallSession(leg.call_id, dialog, recognizer, CachedSpeaker(engines.cache), SipLine(self, leg), rate)
+
+        max_ms = int(self.settings.max_call_seconds * 1000)
+        finished = functools.partial(self.on_call_finished, caller=leg.caller_number)
+        answer = functools.partial(self.post, lambda: self.answer(leg))
+        broken = functools.partial(self.post, lambda: self.hang_up(leg, "set-up failed"))
+        leg.worker.thread = threading.Thread(
+            target=run_call, args=(leg, build_session, offered_rate, max_ms, finished, answer, broken),
+            name=f"call-{leg.call_id}", daemon=True)
+        leg.worker.thread.start()
+
+    def answer(self, leg: "CallLeg") -> None:
+        """200 OK, once the call's session is ready (the caller hears ringing until then)."""
+        pj = _pj()
+        call = leg.pj_call
+        if call is None or leg.finished:
+            return
+        ok = pj.CallOpParam()
+        ok.statusCode = 200
+        try:
+            call.answer(ok)
+        except Exception as exc:  # cancelled meanwhile
+            log.info("call %s: answer: %s", leg.call_id, exc)
+
+    def offered_rate(self, sdp: str) -> int:
+        """The audio rate the call will most likely get: 16 kHz if G.722 is both allowed and offered."""
+        rates = call_rates(self.settings.codecs)
+        return 16000 if 16000 in rates and "G722/" in sdp.upper() else rates[0]
+
+
+class CallLeg:
+    """One call as callbot sees it: its worker, media port and session, on the SIP thread.
+
+    The pjsua2 `Call` (`pj_call`) lives only while pjsua has the call: it is dropped, and so destroyed on the
+    SIP thread, in its own DISCONNECTED callback. pjsua gives the call's slot to the next INVITE at once, and a
+    `Call` destroyed after that would detach (and hang up) the new call. The leg itself lives on until its
+    worker has finished (journal, message), then gives its port back.
+    """
+
+    def __init__(self, knowledge: Knowledge, caller: str):
+        self.call_id = uuid.uuid4().hex[:8]
+        self.caller_number = caller
+        self.knowledge = knowledge  # the knowledge in force when the call started
+        self.worker = _Worker()
+        self.pj_call = None
+        self.port = None
+        self.session: CallSession | None = None
+        self.finished = False
+        self.transfer_deadline: float | None = None
+        self.audio_rate: int | None = None
+        self._audio = threading.Event()
+
+    def audio_connected(self, rate: int) -> None:
+        self.audio_rate = rate
+        self._audio.set()
+
+    def wait_for_audio(self, timeout_s: float) -> int | None:
+        """The call's audio rate once its media is connected; None if it ended or never connected."""
+        deadline = time.monotonic() + timeout_s
+        while not self._audio.wait(0.05):
+            if self.worker.stopping.is_set() or time.monotonic() > deadline:
+                return None
+        return self.audio_rate
+
+    def to_worker(self, action: Callable[[CallSession], None]) -> None:
+        self.worker.control.put(action)
+
+    def disconnected(self) -> None:
+        """pjsua ended the call (or the service drops it): stop the worker, let go of the pjsua2 objects."""
+        if not self.finished:
+            self.finished = True
+            self.transfer_deadline = None
+            self.to_worker(lambda session: session.hang_up())
+            self.worker.stopping.set()
+        if self.port is not None:
+            self.port.worker = None  # the bridge may still call the port until the call's stream is removed
+        call, self.pj_call = self.pj_call, None
+        if call is not None:
+            call.leg = None
+
+    def release(self, ports: PortPool) -> None:
+        """Once the worker has ended: the port goes back to the pool (on the SIP thread)."""
+        self.worker.stopping.set()
+        if self.port is not None:
+            ports.give_back(self.port)
+            self.port = None
+        self.session = None
+        stats = self.worker.stats
+        log.info("call %s: released (underruns %d, dropped %d)", self.call_id, stats.underruns, stats.dropped)
 
 
 @functools.cache
@@ -424,7 +614,7 @@ def _account_class():
 
         def onIncomingCall(self, prm):
             service = self.service
-            call = BotCall(self, prm.callId, service)
+            call = BotCall(self, prm.callId)
             status, contact = service.admit(call.getInfo().callIdString, prm.rdata.srcAddress)
             answer = pj.CallOpParam()
             answer.statusCode = status
@@ -435,11 +625,13 @@ def _account_class():
                     answer.txOption.headers.append(header)
                 call.hangup(answer)
                 return
-            caller = call.getInfo().remoteUri
-            call.caller_number = caller_number(caller)
-            service.calls[prm.callId] = call  # keep a reference, or the garbage collector hangs up
-            log.info("call %s: incoming from %s", call.call_id, mask_number(call.caller_number))
+            leg = CallLeg(service.knowledge_source(), caller_number(call.getInfo().remoteUri))
+            leg.pj_call, call.leg, call.service = call, leg, service  # the leg's reference keeps the call up
+            service.calls[leg.call_id] = leg
+            log.info("call %s: incoming from %s", leg.call_id, mask_number(leg.caller_number))
+            answer.statusCode = 180  # ringing at once; 200 when the call's worker has its session ready
             call.answer(answer)
+            service.start_call_worker(leg, service.offered_rate(prm.rdata.wholeMsg))
 
     return _BotAccount
 
@@ -456,101 +648,76 @@ def _call_class():
     pj = _pj()
 
     class _BotCall(pj.Call):
-        def __init__(self, account, call_id: int, service: SipService):
-            super().__init__(account, call_id)
-            self.service = service
-            self.call_id = uuid.uuid4().hex[:8]
-            self.caller_number = ""
-            self.knowledge = service.knowledge_source()
-            self.worker = _Worker()
-            self.port = None
-            self.remote_media = None
-            self.session: CallSession | None = None
-            self.finished = False
-            self.transfer_deadline: float | None = None
+        """pjsua2's side of a call: it only forwards events to its `CallLeg` (None once disconnected)."""
 
-        def to_worker(self, action: Callable[[CallSession], None]) -> None:
-            self.worker.control.put(action)
+        def __init__(self, account, call_id: int):
+            super().__init__(account, call_id)
+            self.leg: CallLeg | None = None
+            self.service: SipService | None = None
 
         def onCallState(self, prm):
+            leg = self.leg
+            if leg is None:
+                return
             info = self.getInfo()
-            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.finished:
-                self.finished = True
-                self.transfer_deadline = None
-                log.info("call %s: disconnected (%d %s)", self.call_id, info.lastStatusCode, info.lastReason)
-                self.to_worker(lambda session: session.hang_up())
-                self.worker.stopping.set()
+            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                log.info("call %s: disconnected (%d %s)", leg.call_id, info.lastStatusCode, info.lastReason)
+                leg.disconnected()  # drops this object: pjsua2 allows it in this callback, and needs it here
 
         def onCallMediaState(self, prm):
-            info = self.getInfo()
+            leg = self.leg
+            if leg is None or leg.port is not None:
+                return
+            info = self.getInfo()  # held: `.media` of a temporary CallInfo would read freed memory
             for media in info.media:
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    if self.port is None:
-                        self._connect_audio(media.index)
+                    try:
+                        self._connect_audio(leg, media.index)
+                    except Exception:  # pjsua2 would swallow it: say it, and end the call rather than stay mute
+                        log.exception("call %s: cannot connect the call's audio", leg.call_id)
+                        self.service.post(lambda: self.service.hang_up(leg, "no audio"))
+                    return
 
-        def _connect_audio(self, index: int) -> None:
+        def _connect_audio(self, leg: CallLeg, index: int) -> None:
             stream = self.getStreamInfo(index)
             # G.722 announces an 8000 Hz RTP clock (RFC 3551) but carries 16 kHz audio
             wideband = stream.codecName.upper().startswith("G722") or stream.codecClockRate >= 16000
             rate = 16000 if wideband else 8000
-            log.info("call %s: codec %s", self.call_id, stream.codecName)
-            self.port = CallAudioPort.create(rate, self.worker.inbox, self.worker.outbox, self.worker.stats)
-            self.remote_media = self.getAudioMedia(index)
-            self.remote_media.startTransmit(self.port)
-            self.port.startTransmit(self.remote_media)
-            self._start_worker(rate)
-
-        def _start_worker(self, rate: int) -> None:
-            knowledge = self.knowledge
-            engines = self.service.engines
-            grammar = call_grammar(knowledge, engines)
-            recognizer = engines.recognizer(rate, knowledge.config.dialog.max_utterance_seconds, grammar)
-            dialog = Dialog(knowledge.config, knowledge.book, knowledge.matcher, knowledge.calendar)
-            self.session = CallSession(self.call_id, dialog, recognizer, CachedSpeaker(engines.cache),
-                                       SipLine(self.service, self), rate)
-            max_ms = int(self.service.settings.max_call_seconds * 1000)
-            finished = functools.partial(self.service.on_call_finished, caller=self.caller_number)
-            self.worker.thread = threading.Thread(target=run_call,
-                                                  args=(self.session, self.worker, rate, max_ms, finished),
-                                                  name=f"call-{self.call_id}", daemon=True)
-            self.worker.thread.start()
-            log.info("call %s: audio at %d Hz", self.call_id, rate)
+            log.info("call %s: codec %s", leg.call_id, stream.codecName)
+            leg.port = self.service.ports.take(rate, leg.worker)
+            remote_media = self.getAudioMedia(index)
+            remote_media.startTransmit(leg.port)
+            leg.port.startTransmit(remote_media)
+            leg.audio_connected(rate)
+            log.info("call %s: audio at %d Hz", leg.call_id, rate)
 
         def onDtmfDigit(self, prm):
-            digit = prm.digit
-            self.to_worker(lambda session: session.digit(digit))
+            leg, digit = self.leg, prm.digit
+            if leg is not None:
+                leg.to_worker(lambda session: session.digit(digit))
 
         def onCallTransferStatus(self, prm):
+            leg = self.leg
+            if leg is None:
+                return
             code, final = prm.statusCode, prm.finalNotify
-            log.info("call %s: transfer progress %d%s", self.call_id, code, " (final)" if final else "")
+            log.info("call %s: transfer progress %d%s", leg.call_id, code, " (final)" if final else "")
             if code >= 300 or (final and code < 200):
-                self.transfer_deadline = None
+                leg.transfer_deadline = None
                 reason = f"{code} {prm.reason}"
-                self.to_worker(lambda session: session.transfer_failed(reason))
+                leg.to_worker(lambda session: session.transfer_failed(reason))
                 prm.cont = False
             elif 200 <= code < 300:
-                self.transfer_deadline = None
-                self.to_worker(lambda session: session.transfer_succeeded())
+                leg.transfer_deadline = None
+                leg.to_worker(lambda session: session.transfer_succeeded())
                 prm.cont = False
-
-        def release(self) -> None:
-            """Disconnect and drop the media port (on the SIP thread)."""
-            self.worker.stopping.set()
-            # the call's media is already gone with the call: dropping the port removes it from the bridge
-            self.port = None
-            self.remote_media = None
-            # break the cycle call -> session -> SipLine -> call, so this pjsua2 object is freed here, on the
-            # SIP thread, by reference counting: freed by the cycle collector on another thread, pjlib aborts
-            self.session = None
-            stats = self.worker.stats
-            log.info("call %s: released (underruns %d, dropped %d)", self.call_id, stats.underruns, stats.dropped)
 
     return _BotCall
 
 
 class BotCall:
-    def __new__(cls, account, call_id: int, service: SipService):
-        return _call_class()(account, call_id, service)
+    def __new__(cls, account, call_id: int):
+        return _call_class()(account, call_id)
 
 
 def call_rates(codecs: tuple[str, ...]) -> tuple[int, ...]:
