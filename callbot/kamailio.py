@@ -4,7 +4,8 @@ Generated, not hand-written, so the front and the workers cannot drift:
 the dispatcher list holds every worker (`sip: listen` port + n, for
 `sip: workers` workers, on this machine and on the `--worker` hosts given),
 probed with OPTIONS every few seconds so a dead worker is skipped; a call
-refused by a full worker (486) or lost in a timeout is tried on the next one;
+refused by a full worker (486) or that no worker answered in time is tried on
+the next one, never a call a worker has taken (it rang: answers 180 at once);
 `pike` drops floods from one address. When every worker is full or down,
 the caller gets 486, or, with `sip: overflow`, a 302 to that number: with
 several workers the overflow is the front's decision, not a worker's.
@@ -159,6 +160,9 @@ request_route {{
 failure_route[NEXT_WORKER] {{
     if (t_is_canceled()) {{
         exit;
+    }}
+    if (t_branch_timeout() && t_branch_replied()) {{
+        exit;  # the worker rang: it has taken the call, which is never handed to a second worker
     }}
     if (t_check_status("486|408|5[0-9][0-9]") || t_branch_timeout()) {{
         if (t_check_status("408") || t_branch_timeout()) {{

@@ -138,7 +138,9 @@ INVITE = """  <send retrans="500">
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rtd="true" rrs="true"/>
-  <send>
+"""
+
+ACK = """  <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
 {headers}
@@ -161,8 +163,9 @@ def keypad_0() -> str:
     return f'  <nop><action><exec play_pcap_audio="{DTMF_0}"/></action></nop>\n'
 
 
-def answer_refer(status: str) -> str:
-    notify = "" if not status.startswith("202") else """  <send retrans="500">
+def answer_refer(status: str, notify: bool = True) -> str:
+    """Receive the bot's REFER and answer `status`; after a 202, report the transfer's success unless told not to."""
+    notify_steps = "" if not (status.startswith("202") and notify) else """  <send retrans="500">
     <![CDATA[
       NOTIFY [next_url] SIP/2.0
 {headers}
@@ -190,7 +193,7 @@ def answer_refer(status: str) -> str:
       Content-Length: 0
     ]]>
   </send>
-""" + notify
+""" + notify_steps
 
 
 def kind_steps(kind: str, speech: Path, message: Path) -> str:
@@ -229,9 +232,46 @@ def scenario(mix: dict[str, float], speech: Path, message: Path) -> str:
   </send>
   <recv response="200" crlf="true"/>
 """
+    return xml("callbot soak", INVITE + ACK + "".join(branches) + bodies + bye)
+
+
+def xml(name: str, steps: str) -> str:
     text = ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
-            '<scenario name="callbot soak">\n' + INVITE + "".join(branches) + bodies + bye + "</scenario>\n")
+            f'<scenario name="{name}">\n' + steps + "</scenario>\n")
     return text.replace("{headers}", HEADERS)
+
+
+WAIT_FOR_BYE = """  <recv request="BYE" timeout="60000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: sip:0612345678@[local_ip]:[local_port]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def stopped_call_scenario(state: str, speech: Path, message: Path) -> str:
+    """A call left in `state` until the bot hangs up (the service is being stopped); only `unacked` ends alone.
+
+    States: `unacked` (answered, never acknowledged), `dialog` (talking), `transferring` (REFER accepted,
+    no outcome yet), `recording` (leaving a message).
+    """
+    if state == "unacked":
+        return xml("answered, never acknowledged", INVITE + pause(15000))
+    steps = {
+        "dialog": stream(speech) + WAIT_FOR_BYE,
+        "transferring": pause(2500) + keypad_0() + answer_refer("202 Accepted", notify=False) + WAIT_FOR_BYE,
+        # the message streams from the refusal on: the bot may hang up (stop) any time after it
+        "recording": pause(2500) + keypad_0() + answer_refer("603 Decline") + stream(message) + WAIT_FOR_BYE,
+    }[state]
+    return xml(f"left {state} until the bot hangs up", INVITE + ACK + steps)
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
