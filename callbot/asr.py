@@ -223,6 +223,9 @@ class DecoderPool:
         self._grammar = ""  # the phrase list calls get now; decoders of an older one are let go
         self._last_take = time.monotonic()
         self._lock = threading.Lock()
+        # one warm-up at a time: a burst of calls after a start otherwise warms all its decoders at once, and
+        # on two cores each then takes as long as all of them together (33 s each for 5 under load, measured)
+        self._warming_one = threading.Lock()
 
     def take(self, rate: int, grammar: list[str] | None = None) -> Decoder:
         key = (rate, grammar_json(grammar))
@@ -298,6 +301,10 @@ class DecoderPool:
                 self._warming.discard((rate, grammar))
 
     def _warmed(self, rate: int, grammar: str) -> Decoder:
+        with self._warming_one:
+            return self._warm_one(rate, grammar)
+
+    def _warm_one(self, rate: int, grammar: str) -> Decoder:
         import vosk
 
         kaldi = vosk.KaldiRecognizer(self.model, rate, grammar) if grammar else vosk.KaldiRecognizer(self.model, rate)

@@ -47,6 +47,8 @@ OUTBOX_PRIMING_FRAMES = 2  # silence queued at the start, to absorb the worker's
 INBOX_LIMIT_FRAMES = 50  # one second: beyond it the worker is stuck, old frames are dropped
 WORKER_IDLE_TICK_S = 0.1  # without audio (hold, lost RTP), the session still advances its clock
 REGISTRATION_REFRESH_S = 30  # a PBX that restarted and forgot us is told again within this time
+RING_AT_MOST_S = 2.0  # a call whose session is not ready by then is answered anyway (a burst after a cold start):
+# a caller hears ringing rather than silence while it is set up, but never so long that a PBX gives up
 AUDIO_WAIT_S = 40.0  # answered, how long a call's worker waits for its audio (the ACK's timeout is 32 s)
 SHUTDOWN_HANGUP_S = 3.0  # at stop, how long the callers' side has to confirm the hang-ups
 SHUTDOWN_WORKER_S = 2.0  # and each call's worker to close its call (journal, message kept)
@@ -370,6 +372,7 @@ class SipService:
             self.endpoint.libHandleEvents(EVENT_POLL_MS)
             self._run_posted()
             self._check_transfer_deadlines()
+            self._answer_overdue_calls()
             self._reap_finished_calls()
             self._refresh_registration()
             if on_tick is not None:
@@ -489,6 +492,13 @@ class SipService:
                 log.info("call %s: transfer not answered in time", leg.call_id)
                 leg.to_worker(lambda session: session.transfer_failed("timeout"))
 
+    def _answer_overdue_calls(self) -> None:
+        now = time.monotonic()
+        for leg in self.calls.values():
+            if not leg.answered and now - leg.ringing_since >= RING_AT_MOST_S:
+                log.info("call %s: answered before its session is ready", leg.call_id)
+                self.answer(leg)
+
     def _reap_finished_calls(self) -> None:
         for call_id, leg in list(self.calls.items()):
             if leg.finished and (leg.worker.thread is None or not leg.worker.thread.is_alive()):
@@ -518,8 +528,9 @@ class SipService:
         """200 OK, once the call's session is ready (the caller hears ringing until then)."""
         pj = _pj()
         call = leg.pj_call
-        if call is None or leg.finished:
+        if call is None or leg.finished or leg.answered:
             return
+        leg.answered = True
         ok = pj.CallOpParam()
         ok.statusCode = 200
         try:
@@ -554,6 +565,8 @@ class CallLeg:
         self.transfer_deadline: float | None = None
         self.audio_rate: int | None = None
         self._audio = threading.Event()
+        self.ringing_since = time.monotonic()
+        self.answered = False
 
     def audio_connected(self, rate: int) -> None:
         self.audio_rate = rate

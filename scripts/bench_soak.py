@@ -180,7 +180,7 @@ def answer_refer(status: str, notify: bool = True) -> str:
   </send>
   <recv response="200" timeout="5000"/>
 """
-    return f"""  <recv request="REFER" timeout="20000"/>
+    return f"""  <recv request="REFER" timeout="60000"/>
   <send>
     <![CDATA[
       SIP/2.0 {status}
@@ -221,8 +221,22 @@ def scenario(mix: dict[str, float], speech: Path, message: Path) -> str:
     branches.append(f'  <nop next="{kinds[-1]}"/>\n')
     bodies = "".join(f'  <label id="{kind}"/>\n' + kind_steps(kind, speech, message) + '  <nop next="bye"/>\n'
                      for kind in kinds)
-    bye = """  <label id="bye"/>
-  <send retrans="500">
+    return xml("callbot soak", INVITE + ACK + "".join(branches) + bodies + '  <label id="bye"/>\n' + BYE)
+
+
+def talking_transfer_scenario(speech: Path) -> str:
+    """A caller who talks over the greeting, presses 0, accepts the transfer and hangs up (a burst's call)."""
+    return xml("talks, keypad 0, transfer", INVITE + ACK + stream(speech) + pause(3000) + keypad_0()
+               + answer_refer("202 Accepted") + BYE)
+
+
+def xml(name: str, steps: str) -> str:
+    text = ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+            f'<scenario name="{name}">\n' + steps + "</scenario>\n")
+    return text.replace("{headers}", HEADERS)
+
+
+BYE = """  <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
 {headers}
@@ -232,14 +246,6 @@ def scenario(mix: dict[str, float], speech: Path, message: Path) -> str:
   </send>
   <recv response="200" crlf="true"/>
 """
-    return xml("callbot soak", INVITE + ACK + "".join(branches) + bodies + bye)
-
-
-def xml(name: str, steps: str) -> str:
-    text = ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
-            f'<scenario name="{name}">\n' + steps + "</scenario>\n")
-    return text.replace("{headers}", HEADERS)
-
 
 WAIT_FOR_BYE = """  <recv request="BYE" timeout="60000"/>
   <send>

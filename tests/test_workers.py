@@ -5,6 +5,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -14,9 +15,12 @@ import pytest
 
 from callbot.claims import CallClaims
 from callbot.kamailio import PROBE_INTERVAL_S
-from conftest import REPO, run_callbot
+from conftest import FRENCH_AUDIO, REPO, run_callbot
 from peers import Pbx, free_port, free_udp_range, require_program, run_sipp, sip_request, sipp_scenario
 from test_sip import Bot
+
+sys.path.insert(0, str(REPO / "scripts"))
+from bench_soak import CALLER_SPEECH, talking_transfer_scenario, to_alaw  # noqa: E402
 
 
 class Front:
@@ -70,8 +74,12 @@ SILENT_CALL = Path(__file__).parent / "sipp" / "silent_call.xml"
 
 
 def twelve_calls(port: int, cwd: Path, service: str = "callbot") -> subprocess.CompletedProcess:
-    """12 simultaneous callers who listen to the greeting for 3 s, press 0 and accept the transfer."""
-    return run_sipp([f"127.0.0.1:{port}", *sipp_scenario(KEYPAD_TRANSFER), "-s", service,
+    """12 simultaneous callers who talk over the greeting (so calls are being decoded while the others are set
+    up), press 0 after 3 s and accept the transfer, then hang up."""
+    scenario = cwd / "talking_transfer.xml"
+    scenario.write_text(talking_transfer_scenario(to_alaw(FRENCH_AUDIO / CALLER_SPEECH, cwd / "speech.al")),
+                        encoding="latin-1")
+    return run_sipp([f"127.0.0.1:{port}", "-sf", str(scenario), "-s", service,
                      "-m", "12", "-l", "12", "-r", "12", "-trace_err"], timeout=90, cwd=cwd)
 
 
@@ -103,9 +111,11 @@ def test_twelve_calls_through_kamailio_reach_three_workers(tmp_path, prompt_cach
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         finally:
             front.close()
-        assert_greeted_and_transferred(bot.log_text(), 12)
+        log = bot.log_text()
+        assert_greeted_and_transferred(log, 12)
         assert len(worker_pids(bot)) == 3
-        assert calls_per_worker(bot.log_text()) == {0: 4, 1: 4, 2: 4}
+        assert calls_per_worker(log) == {0: 4, 1: 4, 2: 4}
+        assert log.count("incoming from") == 12, log[-3000:]  # each call taken by one worker only
 
 
 def test_twelve_calls_to_three_workers_registered_as_one_extension(tmp_path, prompt_cache_dir):
