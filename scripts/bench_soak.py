@@ -17,10 +17,12 @@ call offers PCMA and is one of these kinds, drawn at random (seeded):
 - message: presses 0, declines the REFER (603), leaves a message, hangs up.
 
 Ends with one `RESULT` line: calls attempted, completed and failed (SIPp's
-count), worker restarts and crashes (the supervisor's log), calls left active
-(answered but never released), the journal's calls, PSS after warm-up and at
-the end, and each worker's open file descriptors and threads at the start
-and at the end. Exit status 1 on any failed call, crash or call left active.
+count), worker restarts and crashes (the supervisor's log), calls left
+active (answered but never released), the journal's calls, PSS after warm-up
+and at the end, the mean time from an INVITE to the worker's first response
+and to its 200 OK per worker (SIPp's clock), and each worker's open file
+descriptors and threads at the start and at the end. Exit status 1 on any
+failed call, crash or call left active.
 """
 
 from __future__ import annotations
@@ -134,10 +136,10 @@ INVITE = """  <send retrans="500">
       a=ptime:20
     ]]>
   </send>
-  <recv response="100" optional="true"/>
+  <recv response="100" optional="true" rtd="1"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
+  <recv response="200" rtd="2" start_rtd="1" rrs="true"/>
 """
 
 ACK = """  <send>
@@ -327,6 +329,24 @@ def run_sipp(folder: Path, index: int, target_port: int, calls: int, concurrency
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=folder)
 
 
+def sipp_response_ms(folder: Path, index: int) -> tuple[float, float]:
+    """SIPp's mean times, over the run, from the INVITE to the worker's first response and to its 200 OK (ms)."""
+    path = folder / f"sipp-{index}.csv"
+    rows = list(csv.DictReader(path.read_text().splitlines(), delimiter=";")) if path.exists() else []
+    if not rows:
+        return -1.0, -1.0
+    return tuple(_hms_ms(rows[-1].get(f"ResponseTime{n}(C)", "")) for n in (1, 2))
+
+
+def _hms_ms(value: str) -> float:
+    """SIPp writes times as hh:mm:ss:uuuuuu."""
+    try:
+        hours, minutes, seconds, micros = (int(part) for part in value.split(":"))
+    except ValueError:
+        return -1.0
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + micros / 1000
+
+
 def sipp_counts(folder: Path, index: int) -> tuple[int, int]:
     """(successful, failed) calls from SIPp's statistics file."""
     path = folder / f"sipp-{index}.csv"
@@ -426,12 +446,15 @@ def soak(args, mix: dict[str, float], folder: Path) -> int:
     counts = [sipp_counts(folder, i) for i in range(args.workers)]
     completed, failed = sum(c[0] for c in counts), sum(c[1] for c in counts)
     warm = [pss for finished, pss in samples.pss if finished >= WARM_UP_CALLS]
+    response = [sipp_response_ms(folder, i) for i in range(args.workers)]
     result = {
         "calls": args.calls, "completed": completed, "failed": failed,
         "worker_restarts": len(crashes(log)), "crashes": ";".join(sorted(set(crashes(log)))) or "none",
         "left_active": left_active(log), "journal_calls": journal_calls(folder),
         "pss_warm_mib": round(warm[0]) if warm else -1, "pss_max_mib": round(max(warm)) if warm else -1,
         "pss_end_mib": round(pss_end), "seconds": round(elapsed),
+        "first_response_ms": "/".join(f"{first:.1f}" for first, _ in response),
+        "answer_ms": "/".join(f"{answer:.0f}" for _, answer in response),
         "fds": "/".join(f"{samples.start[n].fds}->{samples.end.get(n, ProcessFigures(-1, -1)).fds}"
                         for n in sorted(samples.start)),
         "threads": "/".join(f"{samples.start[n].threads}->{samples.end.get(n, ProcessFigures(-1, -1)).threads}"
