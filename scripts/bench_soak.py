@@ -182,20 +182,7 @@ def answer_refer(status: str, notify: bool = True) -> str:
   </send>
   <recv response="200" timeout="5000"/>
 """
-    return f"""  <recv request="REFER" timeout="60000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 {status}
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: sip:0612345678@[local_ip]:[local_port]
-      Content-Length: 0
-    ]]>
-  </send>
-""" + notify_steps
+    return '  <recv request="REFER" timeout="60000"/>\n' + reply(status) + notify_steps
 
 
 def kind_steps(kind: str, speech: Path, message: Path) -> str:
@@ -250,10 +237,11 @@ BYE = """  <send retrans="500">
   <recv response="200" crlf="true"/>
 """
 
-WAIT_FOR_BYE = """  <recv request="BYE" timeout="60000"/>
-  <send>
+def reply(status: str) -> str:
+    """The caller's response to the request it has just received."""
+    return f"""  <send>
     <![CDATA[
-      SIP/2.0 200 OK
+      SIP/2.0 {status}
       [last_Via:]
       [last_From:]
       [last_To:]
@@ -264,6 +252,9 @@ WAIT_FOR_BYE = """  <recv request="BYE" timeout="60000"/>
     ]]>
   </send>
 """
+
+
+WAIT_FOR_BYE = '  <recv request="BYE" timeout="60000"/>\n' + reply("200 OK")
 
 
 def stopped_call_scenario(state: str, speech: Path, message: Path) -> str:
