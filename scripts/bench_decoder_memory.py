@@ -37,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
+AUDIO = REPO / "tests" / "audio-fr"  # real French telephone recordings (CC-BY-SA-3.0, see LICENSE.txt there)
 REPORT_EVERY_S = 30
 
 
@@ -75,7 +75,7 @@ def calls(audio: Path, rate: int):
     silence = np.zeros(rate, "<i2")
     recordings = [read_wav(path, rate)[0] for path in sorted(audio.glob("*.wav"))]
     if not recordings:
-        sys.exit(f"no recordings in {audio} (shared/models/test-audio-fr)")
+        sys.exit(f"no recordings in {audio} (the repository's are in tests/audio-fr)")
     index = 0
     while True:
         turns = [recordings[(index + k) % len(recordings)] for k in range(3)]

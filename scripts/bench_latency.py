@@ -62,7 +62,7 @@ from callbot.audio import FRAME_MS, read_wav, to_frames  # noqa: E402
 
 RATE = 8000  # G.711, what a mairie's trunk carries
 CALLS_PER_PROCESS = 4  # the pjsua2 wheel's limit, for the bot's workers and for our callers alike
-FRENCH_AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
+FRENCH_AUDIO = REPO / "tests" / "audio-fr"  # real French telephone recordings (CC-BY-SA-3.0, see LICENSE.txt there)
 # short single-sentence recordings without inner pauses, so each makes exactly one utterance
 UTTERANCES = ("agent-pass.wav", "all-circuits-busy-now.wav", "check-number-dial-again.wav", "conf-noempty.wav",
               "vm-mismatch.wav", "queue-holdtime.wav", "cannot-complete-as-dialed.wav", "tt-monkeysintro.wav")

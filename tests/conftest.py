@@ -16,7 +16,9 @@ from callbot.knowledge import Knowledge, require_knowledge
 from callbot.speech import load_speech
 
 REPO = Path(__file__).resolve().parent.parent
-FRENCH_AUDIO = REPO.parent / "shared" / "models" / "test-audio-fr"
+# Real French telephone recordings (Asterisk's fr-CA prompts, CC-BY-SA-3.0: see its LICENSE.txt), in the repository
+# so that a plain clone tests with them.
+FRENCH_AUDIO = REPO / "tests" / "audio-fr"
 
 MINIMAL_CONFIG = """\
 commune: Testville
@@ -60,6 +62,13 @@ def make_config(tmp_path: Path):
         return path
 
     return make
+
+
+def french_recording(name: str) -> Path:
+    """The path of one of the French test recordings; a missing one fails the test, naming it."""
+    path = FRENCH_AUDIO / name
+    assert path.is_file(), f"missing French test recording {path} (listed in {FRENCH_AUDIO / 'SHA256SUMS'})"
+    return path
 
 
 def run_callbot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import french_recording
 from tests.peers import (HOST, Pbx, Phone, pad_wav, require_program, rms,
                          run_sipp, sip_request, sipp_scenario, tone_wav)
 
-FRENCH_AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "models" / "test-audio-fr" / "agent-pass.wav"
 CALL_SECONDS = 3.0
 
 
@@ -26,8 +26,7 @@ def caller_wav(tmp_path: Path) -> Path:
 
     Padding matters: baresip hangs up when its aufile source reaches the end of the WAV.
     """
-    assert FRENCH_AUDIO.is_file(), f"missing French test recording {FRENCH_AUDIO} (shared/models/test-audio-fr)"
-    return pad_wav(FRENCH_AUDIO, tmp_path / "caller.wav", 6.0)
+    return pad_wav(french_recording("agent-pass.wav"), tmp_path / "caller.wav", 6.0)
 
 
 def best_correlation(heard: np.ndarray, said: np.ndarray) -> float:

@@ -21,7 +21,7 @@ import soundfile as sf
 
 from callbot.audio import join_frames
 from callbot.config import require_config
-from conftest import FRENCH_AUDIO, REPO, SHORT_PROMPTS, speech_section
+from conftest import REPO, SHORT_PROMPTS, french_recording, speech_section
 from peers import Pbx, Phone, free_port, free_udp_range, pad_wav, run_sipp, silence_wav
 
 
@@ -129,7 +129,7 @@ def rendered_text(engines, text: str) -> np.ndarray:
 
 def speech_wav(path: Path, seconds_before: float, total: float) -> Path:
     """A caller who says something after `seconds_before` of silence, then waits."""
-    return speech_wav_from(FRENCH_AUDIO / "agent-pass.wav", path, seconds_before, total)
+    return speech_wav_from(french_recording("agent-pass.wav"), path, seconds_before, total)
 
 
 def test_caller_hears_the_greeting(tmp_path, prompt_cache_dir, rendered):
@@ -245,7 +245,7 @@ def test_caller_hears_the_answer_to_the_question_asked(tmp_path, prompt_cache_di
     from callbot.audio import read_wav, to_frames
     from callbot.asr import FinalTranscript
 
-    question = FRENCH_AUDIO / "vm-goodbye.wav"
+    question = french_recording("vm-goodbye.wav")
     line_audio = g711_round_trip(read_wav(question, 8000)[0].astype(np.float32) / 32768, tmp_path / "line.wav")
     transcripts = set()
     for lead in (2000, 3000, 4000, 6000):

@@ -2,7 +2,7 @@
 
 They are not French, so these tests assert mechanics (loading, streaming, end of
 speech, timing, audio format), not meaning. French audio comes from
-../shared/models/test-audio-fr (real telephone recordings). Nothing here is
+tests/audio-fr (real telephone recordings). Nothing here is
 skipped: a missing model or recording is a failure.
 """
 
@@ -21,13 +21,11 @@ from callbot.config import require_config
 from callbot.knowledge import require_knowledge
 from callbot.speech import load_speech, phrase_list, static_texts, warm
 from callbot.tts import PiperVoiceEngine, PromptCache, render
-from conftest import FRENCH_AUDIO, REPO, run_callbot
+from conftest import REPO, french_recording, run_callbot
 
 
 def french(name: str) -> np.ndarray:
-    path = FRENCH_AUDIO / name
-    assert path.is_file(), f"missing French test recording {path} (shared/models/test-audio-fr)"
-    return read_wav(path, 8000)[0]
+    return read_wav(french_recording(name), 8000)[0]
 
 
 def padded(samples: np.ndarray, before_ms: int, after_ms: int, rate: int = 8000) -> np.ndarray:
@@ -324,7 +322,7 @@ def test_simulate_runs_a_whole_call(speech_config, tmp_path, engines):
     from callbot.audio import write_wav
     write_wav(caller, padded(french("vm-goodbye.wav"), 200, 200), 8000)
     out = tmp_path / "out"
-    result = run_callbot("simulate", "--config", str(speech_config), str(caller), str(FRENCH_AUDIO / "hello-world.wav"),
+    result = run_callbot("simulate", "--config", str(speech_config), str(caller), str(french_recording("hello-world.wav")),
                          "--out", str(out))
     assert result.returncode == 0, result.stderr
     log = json.loads((out / "call.json").read_text(encoding="utf-8"))
@@ -344,7 +342,7 @@ def test_simulate_without_models_says_how_to_install_them(tmp_path):
     config.write_text(f"commune: X\nanswers: {REPO / 'callbot' / 'example' / 'answers'}\n"
                       f"transfer:\n  reception: accueil\n  targets:\n    accueil: {{uri: 'sip:a@127.0.0.1'}}\n"
                       f"    astreinte: {{uri: 'sip:b@127.0.0.1'}}\n", encoding="utf-8")
-    result = run_callbot("simulate", "--config", str(config), str(FRENCH_AUDIO / "hello-world.wav"), "--out", str(tmp_path))
+    result = run_callbot("simulate", "--config", str(config), str(french_recording("hello-world.wav")), "--out", str(tmp_path))
     assert result.returncode == 3
     assert "scripts/install_models.py" in result.stderr
 
