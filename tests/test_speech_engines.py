@@ -376,3 +376,111 @@ def test_a_second_call_rate_costs_no_second_synthesis(engines, tmp_path):
     wide = cache.frames("Good afternoon.", 16000)
     assert len(calls) == 1
     assert len(wide[0].pcm) == 640 and abs(len(wide) - len(narrow)) <= 1
+
+
+# -- a first start: prompts not rendered yet --------------------------------------
+def test_a_static_prompt_missing_from_the_cache_is_synthesised_on_the_fly_then_kept(engines, tmp_path):
+    from callbot.dialog import Prompt
+    from callbot.speech import CachedSpeaker
+
+    sentences = []
+
+    class Counting:
+        identity, native_rate = engines.voice.identity, engines.voice.native_rate
+
+        def synthesize(self, text, speed):
+            for chunk in engines.voice.synthesize(text, speed):
+                sentences.append(len(chunk))
+                yield chunk
+
+    cache = PromptCache(tmp_path, Counting())
+    text = "Good morning. The town hall opens at nine. Please hold the line."
+    stream = CachedSpeaker(cache).frames(Prompt("prompt:greeting", text), 8000)
+    first = next(stream)
+    assert len(first.pcm) == 320 and len(sentences) == 1  # the caller hears it before the rest is synthesised
+    heard = join_frames([first, *stream])
+    assert len(sentences) == 3 and np.abs(heard).max() > 3000
+    assert cache.ready(text, 8000)  # kept: the next call plays it from the cache, synthesising nothing
+    again = join_frames(list(CachedSpeaker(cache).frames(Prompt("prompt:greeting", text), 8000)))
+    assert len(sentences) == 3 and abs(len(again) - len(heard)) <= 160
+
+
+def test_a_prompt_cut_short_by_a_hang_up_is_not_kept(engines, tmp_path):
+    cache = PromptCache(tmp_path, engines.voice)
+    stream = cache.stream("First sentence here. Second sentence is here.", 8000)
+    next(stream)
+    stream.close()  # the caller hung up during it
+    assert not list(tmp_path.glob("*.wav")) and not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_cache_filler_renders_the_greeting_first_and_skips_what_is_there(engines, tmp_path):
+    from callbot.speech import CacheFiller
+
+    cache = PromptCache(tmp_path, engines.voice)
+    cache.frames("Second.", 8000)
+    filler = CacheFiller(cache, ["Greeting.", "Second.", "Third."], (8000, 16000))
+    assert cache.missing(filler.texts, filler.rates) == [("Greeting.", 8000), ("Greeting.", 16000),
+                                                         ("Second.", 16000), ("Third.", 8000), ("Third.", 16000)]
+    filler.start()
+    assert filler.done.wait(60)
+    assert filler.rendered == 5 and cache.missing(filler.texts, filler.rates) == []
+
+
+def test_a_call_does_not_wait_for_the_cache_being_filled(engines):
+    """While the cache is filled in the background, a call's synthesis runs beside it, not after it."""
+    import threading
+
+    voice = engines.voice
+    events = []
+    long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 11))
+
+    def fill():
+        for _ in voice.synthesize(long_text, 1.0):
+            events.append("filler")
+
+    filler = threading.Thread(target=fill)
+    filler.start()
+    while not events:
+        time.sleep(0.005)
+    list(voice.synthesize("A caller is waiting.", 1.0))
+    events.append("call")
+    filler.join(60)
+    assert events.count("filler") == 10
+    assert events.index("call") <= 4  # about one sentence's time; waiting for the whole answer would make it 11th
+
+
+def test_a_worker_forked_while_the_voice_is_busy_has_a_voice_of_its_own(engines):
+    """The supervisor fills the cache while it may fork a worker again: it forks between two sentences
+    (`paused`), and the child does not use the parent's session, nor its locks."""
+    import os
+    import threading
+
+    voice = engines.voice
+    sentences = []
+
+    def fill():
+        for chunk in voice.synthesize("One sentence. " * 12, 1.0):
+            sentences.append(len(chunk))
+
+    filler = threading.Thread(target=fill)
+    filler.start()
+    while not sentences:
+        time.sleep(0.005)
+    with voice.paused():
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                import signal
+                signal.alarm(60)  # a child stuck on the parent's state would hang the test run forever
+                code = 0 if sum(len(c) for c in voice.synthesize("Hello from the worker.", 1.0)) > 8000 else 2
+            finally:
+                os._exit(code)
+        time.sleep(0.3)  # the sentence under way when paused was asked for has been handed over
+        done = len(sentences)
+        time.sleep(0.7)
+        assert len(sentences) == done < 12  # nothing synthesised while paused
+    _, status = os.waitpid(pid, 0)
+    filler.join(60)
+    assert len(sentences) == 12
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
