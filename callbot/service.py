@@ -25,7 +25,7 @@ from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.journal import CallJournal, JournalTurn
 from callbot.knowledge import Knowledge, load_knowledge
-from callbot.metrics import Metrics
+from callbot.metrics import CallTotals, Metrics
 from callbot.messages import MessageSpool
 from callbot.sip import SipService, call_rates
 from callbot.speech import SpeechEngines, warm
@@ -94,7 +94,7 @@ class KnowledgeHolder:
             if knowledge is None:
                 self.reload_failures += 1
                 if self.metrics:
-                    self.metrics.reload_failures.inc()
+                    self.metrics.reload_refused()
                 log.error("reload refused: keeping the previous configuration and answer sheets")
                 return False
             if knowledge.config.sip != self.current.config.sip or knowledge.config.speech != self.current.config.speech:
@@ -104,13 +104,13 @@ class KnowledgeHolder:
             except Exception:
                 self.reload_failures += 1
                 if self.metrics:
-                    self.metrics.reload_failures.inc()
+                    self.metrics.reload_refused()
                 log.exception("reload refused: the new prompts cannot be rendered")
                 return False
             self.current = knowledge
             self.reloads += 1
             if self.metrics:
-                self.metrics.reloads.inc()
+                self.metrics.reloaded()
             log.info("reloaded: %d answers", len(knowledge.book.answers))
             return True
 
@@ -134,7 +134,8 @@ class CallRecorder:
 
 def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,
                 sip: SipSettings | None = None, worker: int | None = None, heartbeat: Callable[[], None] | None = None,
-                claims: CallClaims | None = None, on_reloaded: Callable[[], None] | None = None) -> None:
+                claims: CallClaims | None = None, on_reloaded: Callable[[], None] | None = None,
+                totals: CallTotals | None = None) -> None:
     """Answer calls until SIGTERM or SIGINT; reload on SIGHUP.
 
     As a worker of a supervisor, `sip` gives the worker's own port, `worker` its
@@ -142,10 +143,11 @@ def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path,
     `claims` is shared with the other workers when they register as one extension.
     A worker refuses new calls while it reloads (another worker takes them; the
     supervisor reloads one worker at a time) and calls `on_reloaded` when done.
+    It counts its calls in its slot of the supervisor's `totals`, which outlive it.
     """
     config = knowledge.config
     sip = sip or config.sip
-    metrics = Metrics()
+    metrics = Metrics(totals, worker or 0)
     holder = KnowledgeHolder(knowledge, config_path, sheets_dir, engines, metrics)
     spool = MessageSpool(config.messages.spool, config.messages.retention_days, config.messages.email)
     journal = CallJournal(config.journal.path, config.journal.retention_days, config.journal.caller_number) \

@@ -29,7 +29,7 @@ from pathlib import Path
 from callbot.claims import CallClaims
 from callbot.config import SipSettings
 from callbot.knowledge import Knowledge
-from callbot.metrics import SupervisorMetrics
+from callbot.metrics import CallTotals, SupervisorMetrics
 from callbot.service import KnowledgeHolder, PeriodicTask, run_service, sd_notify
 from callbot.speech import CacheFiller, SpeechEngines, cache_filler
 from callbot.sip import call_rates
@@ -79,7 +79,9 @@ class Supervisor:
         self.workers = [_Worker(n, s) for n, s in enumerate(worker_settings(knowledge.config.sip, count))]
         # registered as one extension, every worker receives every call: the first to claim it answers
         self.claims = CallClaims() if knowledge.config.sip.mode == "register" else None
-        self.metrics = SupervisorMetrics()
+        # each worker counts its calls in its own slot, which outlives it: a restart loses none
+        self.totals = CallTotals(count)
+        self.metrics = SupervisorMetrics(self.totals)
         self.stop = threading.Event()
         self.reload_wanted = threading.Event()
         # SIGHUP reloads the workers one at a time: a reloading worker refuses calls, the others take them
@@ -105,7 +107,8 @@ class Supervisor:
                 os.environ.pop("WATCHDOG_USEC", None)
                 _name_worker_in_log(worker.number)
                 run_service(self.knowledge, self.engines, self.config_path, self.sheets_dir, worker.settings,
-                            worker.number, lambda: _beat(write_fd), self.claims, lambda: _beat(write_fd, RELOADED))
+                            worker.number, lambda: _beat(write_fd), self.claims, lambda: _beat(write_fd, RELOADED),
+                            self.totals)
                 code = 0
             except BaseException:
                 log.exception("worker %d failed", worker.number)
