@@ -19,7 +19,7 @@ import struct
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Protocol
+from typing import Any, BinaryIO, Iterable, Protocol
 
 import numpy as np
 import webrtcvad
@@ -202,7 +202,7 @@ def _let_go(decoders: list) -> None:
 class Decoder:
     """A Vosk decoder, and how much speech it has decoded since it was made (its memory grows with it)."""
 
-    kaldi: object
+    kaldi: Any  # vosk.KaldiRecognizer (vosk has no type information)
     speech_ms: int = 0
 
 
@@ -216,7 +216,7 @@ class DecoderPool:
     speech is let go instead, and its memory handed back.
     """
 
-    def __init__(self, model):
+    def __init__(self, model: Any):
         self.model = model
         self._idle: dict[tuple[int, str], list[Decoder]] = {}
         self._warming: set[tuple[int, str]] = set()
@@ -323,8 +323,8 @@ class VoskCallRecognizer:
                  end_silence_ms: int = END_SILENCE_MS):
         self._pool = pool  # the process's: its decoders are warm, and this call's goes back to it
         self._grammar = grammar
-        self._decoder = self._pool.take(rate, grammar)
-        self._kaldi = self._decoder.kaldi
+        self._decoder: Decoder | None = self._pool.take(rate, grammar)
+        self._kaldi: Any = self._decoder.kaldi
         self._vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
         self.rate = rate
         self.max_utterance_ms = max_utterance_ms

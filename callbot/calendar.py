@@ -223,7 +223,7 @@ class _Reader(YamlReader):
         if value is None:
             self.error(node, f"{what}: `{node.value}` is not a date", "write the date as 2026-12-24 or 24/12/2026")
             return None
-        if value == "invalid":
+        if isinstance(value, str):  # "invalid"
             self.error(node, f"{what}: `{node.value}` does not exist in the calendar",
                        "check the day and the month (30 days in April, June, September, November; 28 or 29 in February)")
             return None
@@ -256,7 +256,12 @@ class _Reader(YamlReader):
             days.append(day)
         return tuple(sorted(days)) if days else None
 
-    def hours(self, node: yaml.Node, what: str, allow_open: bool = False) -> Hours | str | None:
+    def hours(self, node: yaml.Node, what: str) -> Hours | None:
+        """Opening hours "8h30-12h00, 13h30-17h30" or "fermé" (returns ())."""
+        hours = self.hours_or_open(node, what, allow_open=False)
+        return None if isinstance(hours, str) else hours
+
+    def hours_or_open(self, node: yaml.Node, what: str, allow_open: bool = True) -> Hours | str | None:
         """Opening hours "8h30-12h00, 13h30-17h30" or "fermé" (returns ()); "ouvert" if allowed."""
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
             self.error(node, f"{what} must be hours like `8h30-12h00, 13h30-17h30` or `fermé`, not {_kind(node)}",
@@ -502,8 +507,8 @@ def _place(r: _Reader, key: str, node: yaml.Node, alsace_moselle: bool) -> Place
     closures = _closures(r, keys.get("fermetures"), what)
     holiday_hours: Hours | None = ()
     if "jours_feries" in keys:
-        rule = r.hours(keys["jours_feries"], f"`jours_feries` of {what}", allow_open=True)
-        holiday_hours = None if rule == "ouvert" else rule if rule is not None else ()
+        rule = r.hours_or_open(keys["jours_feries"], f"`jours_feries` of {what}")
+        holiday_hours = None if isinstance(rule, str) else rule if rule is not None else ()  # str: "ouvert"
     if noun is None or not week_ok or closures is None:
         return None
     return Place(key, noun, tuple(week), closures, holiday_hours, alsace_moselle)
@@ -543,7 +548,7 @@ def _closures(r: _Reader, node: yaml.Node | None, what: str) -> tuple[Closure, .
             ok = False
             continue
         reason = r.text(keys["motif"], "`motif`") if "motif" in keys else None
-        hours: Hours | str | None = ()
+        hours: Hours | None = ()
         if "horaires" in keys:
             hours = r.hours(keys["horaires"], "`horaires` of the closure")
         weekdays: tuple[int, ...] | None = ()
@@ -717,7 +722,7 @@ def load_collections(path: Path | str, alsace_moselle: bool = False) -> tuple[Co
             continue
         noun = reader.noun(fields["nom"], fields.get("genre"), f"`nom` of {what}") if "nom" in fields else None
         weekdays = reader.weekdays(fields["jours"], f"`jours` of {what}") if "jours" in fields else None
-        weeks = "toutes"
+        weeks: str | None = "toutes"
         if "semaines" in fields:
             weeks = reader.text(fields["semaines"], "`semaines`")
             if weeks is not None and weeks not in WEEK_PARITIES:
@@ -776,7 +781,7 @@ def _usual(stream: Stream, day: date) -> bool:
         return False
     if stream.weeks == "toutes":
         return True
-    if stream.weeks == EVERY_OTHER_WEEK:
+    if stream.weeks == EVERY_OTHER_WEEK and stream.since is not None:  # the loader requires `since` for it
         monday, reference_monday = (d - timedelta(days=d.weekday()) for d in (day, stream.since))
         return (monday - reference_monday).days // 7 % 2 == 0
     even = day.isocalendar().week % 2 == 0
@@ -839,10 +844,10 @@ def describe_collection(stream: Stream, day: date, today: date, alsace_moselle: 
             following = f" La prochaine a lieu {_day(then.day, today)}." if then else ""
             return f"{when} est férié : il n'y a pas de collecte {noun.of} ce jour-là.{following}"
         return f"{when} est férié : la collecte {noun.of} est reportée {_day(moved, today, 'à')}."
-    landing = [c for c in collection_days(stream, day, day, am) if c.moved_from]
+    landing = [c.moved_from for c in collection_days(stream, day, day, am) if c.moved_from]
     if landing:
         return (f"{when}, la collecte {noun.of} a lieu exceptionnellement, à la place de celle "
-                f"{_day(landing[0].moved_from, today, 'de')}, qui est férié.")
+                f"{_day(landing[0], today, 'de')}, qui est férié.")
     then = next_collection(stream, day, am)
     usual = _weekday_list(stream.weekdays) + ("" if stream.weeks == "toutes" else " une semaine sur deux")
     if then is None:
@@ -1005,7 +1010,7 @@ def load_menus(path: Path | str) -> tuple[dict[date, Menu], list[Diagnostic]]:
                          f"({';'.join(MENU_COLUMNS)})", hint)
             continue
         day = _parse_date_text(cells[0])
-        if day is None or day == "invalid":
+        if day is None or isinstance(day, str):  # str: "invalid"
             problem = "is not a date" if day is None else "does not exist in the calendar"
             report(line, f"`{cells[0]}` {problem}", "write the date as JJ/MM/AAAA, e.g. 03/12/2026")
             continue

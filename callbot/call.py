@@ -190,7 +190,7 @@ class CallSession:
     # -- inbound -------------------------------------------------------------
     def _hear(self, frame: Frame) -> None:
         if self._recording is not None:
-            self._record(frame)
+            self._record(self._recording, frame)
             return
         if self._deaf:
             return
@@ -229,8 +229,7 @@ class CallSession:
         log.info("call %s: turn %d -> %s %s (%.2f)", self.call_id, len(self.turns), turn.action, turn.answer or "",
                  turn.score or 0.0)
 
-    def _record(self, frame: Frame) -> None:
-        recording = self._recording
+    def _record(self, recording: _Recording, frame: Frame) -> None:
         recording.frames.append(frame)
         for event in ([] if self._deaf else self.recognizer.accept(frame)):
             if isinstance(event, FinalTranscript) and event.text:
@@ -240,6 +239,8 @@ class CallSession:
 
     def _finish_recording(self) -> None:
         recording, self._recording = self._recording, None
+        if recording is None:
+            return
         for event in ([] if self._deaf else self.recognizer.flush()):
             if isinstance(event, FinalTranscript) and event.text:
                 recording.transcripts.append(event.text)
@@ -319,7 +320,7 @@ class CallSession:
         if self._turn_waiting_reply is not None:
             turn, self._turn_waiting_reply = self._turn_waiting_reply, None
             turn.reply_first_frame_ms = self.now_ms
-            turn.processing_ms = 1000 * (self._clock() - self._turn_ready_at)
+            turn.processing_ms = 1000 * (self._clock() - (self._turn_ready_at or self._clock()))
             log.info("call %s: reply %.1f ms after the end of the utterance was detected (%d ms of call audio after "
                      "the end of speech)", self.call_id, turn.processing_ms, turn.response_ms)
         frame = next(playback.frames, None)

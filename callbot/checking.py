@@ -13,13 +13,13 @@ from collections import defaultdict
 
 from callbot.knowledge import Knowledge
 from callbot.sheets import NOMATCH, TRANSFER
-from callbot.understanding.matcher import ANSWER, Decision
+from callbot.understanding.matcher import Decision
 from callbot.yamlsource import ERROR, WARNING, Diagnostic
 
 
 def outcome(decision: Decision) -> str:
     """The label a decision gives, in the vocabulary of `expect:`."""
-    if decision.action == ANSWER or decision.answer is not None:
+    if decision.answer is not None:  # an ANSWER decision always names its answer
         return decision.answer
     return TRANSFER if decision.action == TRANSFER else NOMATCH
 

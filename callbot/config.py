@@ -11,11 +11,15 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
+
+if TYPE_CHECKING:  # callbot.dated imports this module
+    from callbot.dated import CalendarSettings
 
 CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
                "calendar", "journal", "metrics")
@@ -154,10 +158,11 @@ class Config:
     reception: str | None  # target for explicit requests for a person and keypad 0
     prompts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
     dialog: DialogSettings = DialogSettings()
-    speech: SpeechSettings | None = None
+    # the loader always fills speech and messages, with their defaults if the file has no such section
+    speech: SpeechSettings = SpeechSettings(Path(DEFAULT_VOSK_MODEL), Path(DEFAULT_VOICE), Path(DEFAULT_CACHE))
     sip: SipSettings = SipSettings()
-    messages: MessageSettings | None = None
-    calendar: "CalendarSettings | None" = None
+    messages: MessageSettings = MessageSettings(Path("spool/messages"))
+    calendar: CalendarSettings | None = None
     during_office_hours: str = "answer"  # or "transfer": straight to the reception while it is open
     journal: JournalSettings | None = None  # no journal unless configured
     metrics_listen: tuple[str, int] | None = None  # Prometheus endpoint, off unless configured
@@ -304,7 +309,7 @@ def _dialog(r: YamlReader, node: yaml.Node | None) -> DialogSettings:
     keys = r.mapping(node, "`dialog`", DIALOG_KEYS) or {}
     limits = {"no_input_seconds": (2, 60), "max_utterance_seconds": (3, 60), "attempts": (1, 5),
               "slower_speed": (0.5, 1.0), "max_message_seconds": (10, 600)}
-    values = {}
+    values: dict[str, Any] = {}
     for key, (low, high) in limits.items():
         if key in keys:
             value = r.number(keys[key], f"`{key}`", low, high)
@@ -405,12 +410,12 @@ def _sip(r: YamlReader, node: yaml.Node | None) -> SipSettings:
             values["overflow"] = overflow
     if "rtp_ports" in keys:
         text = r.text(keys["rtp_ports"], "`rtp_ports`") or ""
-        low, _, high = text.partition("-")
-        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) < 65536):
+        first, _, last = text.partition("-")
+        if not (first.isdigit() and last.isdigit() and 1024 <= int(first) < int(last) < 65536):
             r.error(keys["rtp_ports"], f"`rtp_ports` must be a range like 40000-40999, not `{text}`",
                     "give the first and last UDP port for audio")
         else:
-            values.update(rtp_port_start=int(low), rtp_port_count=int(high) - int(low) + 1)
+            values.update(rtp_port_start=int(first), rtp_port_count=int(last) - int(first) + 1)
     return replace(settings, **values)
 
 

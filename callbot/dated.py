@@ -48,6 +48,8 @@ class MairieCalendar:
 
     def opening_sentence(self, place: str, now: datetime) -> str:
         """When `place` opens again, said from now ("La mairie est fermée en ce moment ... elle rouvre ...")."""
+        if self.schedule is None:  # no hours, never closed: `reception_open` said so already
+            raise ValueError(f"no opening hours known for {place}")
         return calendar.describe_day(self.schedule.place(place), now.date(), now)
 
     def sentence(self, dated: tuple[str, str], transcript: str, now: datetime) -> str | None:

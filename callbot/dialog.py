@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Callable
+from typing import Any, Callable
 
 from callbot.config import Config
 from callbot.dated import MairieCalendar
@@ -192,12 +192,12 @@ class Dialog:
             return self._on_failure()
         if isinstance(event, TimeLimit):
             return [StopPlayback(), *self._end("time_limit", say="goodbye")]
-        handler = {
+        handlers: dict[type, Callable[[Any], list[Command]]] = {
             CallStarted: self._on_start, Utterance: self._on_utterance, CallerSpeaking: self._on_speaking,
             NoInput: self._on_no_input, Digit: self._on_digit, TransferFailed: self._on_transfer_failed,
             RecordingFinished: self._on_recording_finished,
-        }[type(event)]
-        return handler(event)
+        }
+        return handlers[type(event)](event)
 
     # -- handlers ----------------------------------------------------------
     def _on_start(self, _: CallStarted) -> list[Command]:
@@ -246,7 +246,7 @@ class Dialog:
 
     def _act_on(self, decision: Decision) -> list[Command]:
         self._misunderstood = 0
-        if decision.action == TRANSFER and decision.answer is None:
+        if decision.answer is None:  # a transfer without an answer (an ANSWER always names its answer)
             return self._transfer(decision.target)
         answer = self.book.by_id(decision.answer)
         commands: list[Command] = []
@@ -330,7 +330,9 @@ class Dialog:
 
     def _closed(self, target: str) -> list[Command]:
         """Outside the target's hours: say so, and take a message instead of transferring."""
-        hours = self.calendar.opening_sentence(self.config.targets[target].hours, self.clock())
+        calendar, place = self.calendar, self.config.targets[target].hours
+        assert calendar is not None and place is not None  # `_transfer` comes here only when both are known
+        hours = calendar.opening_sentence(place, self.clock())
         closed = [Play(Prompt("dated:closed", hours, interruptible=False, static=False)),
                   self._play("target_closed", interruptible=False)]
         if not self.config.dialog.messages:
@@ -355,7 +357,7 @@ class Dialog:
 
     def _on_failure(self) -> list[Command]:
         """Never silence: apologise, then a person if one can be reached, else a clean goodbye."""
-        apology = [StopPlayback(), self._play("error", interruptible=False)]
+        apology: list[Command] = [StopPlayback(), self._play("error", interruptible=False)]
         if self.state is State.TRANSFERRING or self.config.reception not in self.config.targets:
             return apology + self._end("error", say="goodbye")
         return apology + self._transfer(self.config.reception)

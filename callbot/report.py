@@ -166,10 +166,10 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
     except sqlite3.DatabaseError as error:
         raise ValueError(f"{db_path} is not a readable call journal: {error}") from error
 
-    per_day = Counter()
+    per_day: Counter[date] = Counter()
     per_hour = [0] * 24
-    outcomes = Counter()
-    targets = Counter()
+    outcomes: Counter[str] = Counter()
+    targets: Counter[str] = Counter()
     handled = 0
     for _id, started_at, outcome, target, got_answer in calls:
         day = date.fromisoformat(started_at[:10])
@@ -447,7 +447,7 @@ def _svg_bars(ident: str, title: str, labels: list[str], tips: list[str], values
         f'<text x="{left - 6}" y="{top_margin + 4}" text-anchor="end" font-size="11">{_int(top)}</text>',
         f'<text x="{left - 6}" y="{top_margin + height}" text-anchor="end" font-size="11">0</text>',
     ]
-    for i, (label, tip, value) in enumerate(zip(labels, tips, values)):
+    for i, (label, tip, value) in enumerate(zip(labels, tips, values, strict=True)):
         bar_height = height * value / top if top else 0.0
         x = left + i * slot + slot * 0.15
         y = top_margin + height - bar_height

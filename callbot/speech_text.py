@@ -317,7 +317,7 @@ def _say_unit(match: re.Match) -> str:
 def _roman_value(numeral: str) -> int:
     values = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
     total = 0
-    for letter, following in zip(numeral, numeral[1:] + " "):
+    for letter, following in zip(numeral, numeral[1:] + " ", strict=True):
         value = values[letter]
         total += -value if value < values.get(following, 0) else value
     return total

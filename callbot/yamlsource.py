@@ -98,7 +98,7 @@ class YamlReader:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
             # an empty file is an empty value, so callers report it like any other wrong type
             return node if node is not None else yaml.ScalarNode("tag:yaml.org,2002:null", "",
-                                                                  yaml.Mark(self.path, 0, 0, 0, None, None))
+                                                                  yaml.Mark(str(self.path), 0, 0, 0, "", 0))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

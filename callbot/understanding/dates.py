@@ -227,6 +227,8 @@ def _phrase(words: list[str], i: int, today: Date) -> _Hit | None:
         if found:
             rule, evening = found
             value = rule(today)
+            if value is None:  # a rule that names no day (none of today's does)
+                continue
             start, end = value if isinstance(value, tuple) else (value, value)
             return _Hit(size, start, end, evening)
     return None

@@ -145,6 +145,7 @@ class Matcher:
     # -- matching ----------------------------------------------------------
     def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
         """Vocabulary tokens close to `token`, with a similarity in 0..1."""
+        exact: tuple[tuple[str, float], ...]
         if token in self._postings:
             exact = ((token, 1.0),)
             if len(token) < MIN_FUZZY_LENGTH or token.startswith("#"):
@@ -240,7 +241,7 @@ class Matcher:
         unexplained = totals.unexplained - explained
         score = evidence / (evidence + EVIDENCE_NEEDED + unexplained)
         closeness = 0.0
-        for question, mass in zip(entry.questions, entry.question_mass):
+        for question, mass in zip(entry.questions, entry.question_mass, strict=True):
             shared = sum(token_weight[t] * s for t, (s, v) in matches.items() if v in question)
             union = totals.weight + mass - shared
             if union > 0:
