@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -82,7 +82,7 @@ _POINTERS = ctypes.POINTER(ctypes.c_void_p)
 
 
 @functools.cache
-def frame_reader() -> Callable[[object], bytes]:
+def frame_reader() -> Callable[[Any], bytes]:
     """`_vector_bytes` if it reads ByteVectors exactly on this build, else the slow and sure `bytes`."""
     pj = _pj()
     try:
@@ -288,7 +288,7 @@ class SipService:
     """The pjsua2 endpoint, its account, and the calls in progress."""
 
     def __init__(self, settings: SipSettings, knowledge_source: Callable[[], Knowledge], engines: SpeechEngines,
-                 spool: MessageSpool, on_call_finished: Callable[[CallSession, str], None] = lambda s, caller: None,
+                 spool: MessageSpool, on_call_finished: Callable[..., None] = lambda s, caller: None,
                  claims: CallClaims | None = None):
         self.settings = settings
         self.claims = claims  # shared with the other workers registered as the same extension
@@ -301,8 +301,8 @@ class SipService:
         self.ports = PortPool()
         self._posted: queue.Queue[Callable[[], None]] = queue.Queue()
         self._stopping = threading.Event()
-        self.endpoint = None
-        self.account = None
+        self.endpoint: Any = None  # pjsua2.Endpoint, once started
+        self.account: Any = None  # BotAccount
         self.registered = threading.Event()
         self._next_refresh = 0.0
         self._started_at: float | None = None
@@ -559,7 +559,7 @@ class CallLeg:
         self.knowledge = knowledge  # the knowledge in force when the call started
         self.worker = _Worker()
         self.pj_call = None
-        self.port = None
+        self.port: Any = None  # its pjsua2 AudioMediaPort, from the PortPool
         self.session: CallSession | None = None
         self.finished = False
         self.transfer_deadline: float | None = None
@@ -666,7 +666,7 @@ def _call_class():
         def __init__(self, account, call_id: int):
             super().__init__(account, call_id)
             self.leg: CallLeg | None = None
-            self.service: SipService | None = None
+            self.service: Any = None  # the SipService, set with `leg`
 
         def onCallState(self, prm):
             leg = self.leg

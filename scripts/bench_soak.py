@@ -413,6 +413,7 @@ def soak(args, mix: dict[str, float], folder: Path) -> int:
     os.environ["PYTHONFAULTHANDLER"] = "1"  # a crash prints every thread's Python stack into the log
     service = Service(config, args.workers, folder / "serve.log")
     startup = service.start()
+    service.wait_cache_filled()  # a first start fills the prompt cache in the background: not during the soak
     print(f"service up in {startup:.1f} s; {args.calls} calls, {args.workers} workers × {args.concurrency}, mix {mix}")
     samples = Samples()
     pids = worker_pids(service)
