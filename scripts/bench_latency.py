@@ -288,7 +288,8 @@ def drive_calls(pj, endpoint, account, uri: str, plans: list[CallPlan], vectors:
     calls: list[object | None] = [None] * len(plans)
     heard_times: list[list[float]] = [[] for _ in plans]
     last_start = max(plan.offset_s for plan in plans)
-    deadline = go + last_start + GREETING_TIMEOUT_S + len(plans[0].utterances) * (REPLY_TIMEOUT_S + PROMPT_TIMEOUT_S)
+    deadline = go + last_start + GREETING_TIMEOUT_S + PROMPT_TIMEOUT_S \
+        + len(plans[0].utterances) * (REPLY_TIMEOUT_S + PROMPT_TIMEOUT_S)  # the greeting, then each turn
     while time.perf_counter() < deadline:
         endpoint.libHandleEvents(5)
         now = time.perf_counter()
