@@ -72,7 +72,9 @@ class Bot:
     wait_for_cache = True
 
     def wait_started(self) -> "Bot":
-        deadline = time.monotonic() + 240  # the first start renders the prompt cache
+        # the first start of the run fills the prompt cache, in the background at a low priority: on a busy machine
+        # that takes minutes
+        deadline = time.monotonic() + 600
         while self.log_text().count("answering calls") < self.workers or \
                 (self.wait_for_cache and not CACHE_FILLED.search(self.log_text())):
             assert self.process.poll() is None, f"callbot serve exited:\n{self.log_text()}"
