@@ -405,3 +405,67 @@ def test_console_settings_are_validated(tmp_path):
     assert load_config(config, diagnostics) is None
     messages = " ".join(d.message for d in diagnostics)
     assert "`listen` must be ADDRESS:PORT" in messages and "not a unit name" in messages
+
+
+# -- calendar ------------------------------------------------------------------------------------------------------
+
+def draft_hours(console) -> str:
+    return console.workspace.draft_path("data/horaires.yaml").read_text(encoding="utf-8")
+
+
+def test_a_closure_added_in_the_calendar_is_what_the_bot_says_that_day(editor, console):
+    before = editor.get("/calendrier?jour=2027-03-16").text
+    assert "La mairie est ouverte" in before or "ouverte" in before
+    response = post(editor, "/calendrier/fermeture", {"lieu": "mairie", "du": "2027-03-15", "au": "2027-03-19",
+                                                     "motif": "inventaire des archives"}, "/calendrier")
+    assert response.status_code == 302
+    hours = draft_hours(console)
+    assert "      - du: 2027-03-15\n        au: 2027-03-19\n        motif: inventaire des archives\n" in hours
+    assert hours.startswith("# Horaires des lieux de la commune")  # the staff's comments stay
+    said = re.search(r'<dl class="decision" id="dit">(.*?)</dl>', editor.get("/calendrier?jour=2027-03-16").text,
+                     re.S).group(1)
+    assert "inventaire des archives" in said
+    live = (console.config.calendar.hours).read_text(encoding="utf-8")
+    assert "inventaire" not in live  # until published
+
+
+def test_removing_a_closure(editor, console):
+    assert "- date: 2026-12-24" in draft_hours(console)
+    post(editor, "/calendrier/fermeture/supprimer", {"lieu": "mairie", "index": "0"}, "/calendrier")
+    assert "- date: 2026-12-24" not in draft_hours(console) and "- date: 2026-12-31" in draft_hours(console)
+
+
+def test_a_closure_ending_before_it_starts_is_refused(editor, console):
+    response = post(editor, "/calendrier/fermeture", {"lieu": "mairie", "du": "2027-03-19", "au": "2027-03-15",
+                                                     "motif": "x"}, "/calendrier")
+    assert response.status_code == 400 and 'id="err-au"' in response.text
+    assert console.workspace.changes() == []
+
+
+def test_weekly_hours_are_edited_and_checked(editor, console):
+    week = {"lieu": "mairie", "lundi": "9h00-12h00", "mardi": "8h30-12h00, 13h30-17h30",
+            "mercredi": "8h30-12h00, 13h30-17h30", "jeudi": "8h30-12h00, 13h30-17h30",
+            "vendredi": "8h30-12h00, 13h30-17h30", "samedi": "9h00-12h00", "dimanche": "fermé"}
+    post(editor, "/calendrier/horaires", week, "/calendrier")
+    assert "      lundi: 9h00-12h00\n" in draft_hours(console)
+    assert [name for name, _ in console.workspace.changes()] == ["data/horaires.yaml"]
+    post(editor, "/calendrier/horaires", {**week, "lundi": "midi à deux"}, "/calendrier")
+    assert "horaires.yaml, ligne" in editor.get("/calendrier").text  # the loader's diagnostic, with its line
+
+
+def test_a_menu_csv_with_errors_is_refused_with_its_lines(editor, console):
+    good = (REPO / "callbot" / "example" / "data" / "menus_cantine.csv").read_bytes()
+    bad = good + "32/12/2026;soupe;poisson;riz;fruit\n".encode()
+    response = editor.post("/calendrier/menu", data={"csrf": csrf_of(editor.get("/calendrier").text),
+                                                     "menu": (io.BytesIO(bad), "../../etc/menu.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "n'a pas été remplacé" in response.text.replace("&#39;", "'")
+    line = len(bad.decode("utf-8-sig").splitlines())
+    assert f"Ligne {line} :" in response.text
+    assert console.workspace.changes() == []
+    replaced = good.replace("poulet rôti".encode(), "poulet basquaise".encode())
+    response = editor.post("/calendrier/menu", data={"csrf": csrf_of(editor.get("/calendrier").text),
+                                                     "menu": (io.BytesIO(replaced), "menu.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200 and "Menu enregistré dans le brouillon" in response.text
+    assert "poulet basquaise" in console.workspace.draft_path("data/menus_cantine.csv").read_text(encoding="utf-8-sig")

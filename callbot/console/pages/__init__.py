@@ -55,4 +55,4 @@ def period_args(default: tuple[date, date]) -> tuple[date, date, str]:
     return start, end, ""
 
 
-from callbot.console.pages import account, answers, audit, dashboard, messages, publish, questions  # noqa: E402,F401
+from callbot.console.pages import account, answers, audit, calendar, dashboard, messages, publish, questions  # noqa: E402,F401,E501
