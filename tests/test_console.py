@@ -201,8 +201,8 @@ def test_adding_a_question_to_an_answer_edits_the_draft_only(editor, console):
     assert live_sheet(console) == before  # nothing live until published
     [(name, diff)] = console.workspace.changes()
     assert name == "answers/vie_locale.yaml" and f"+      - {question}" in diff
-    assert "louer la salle des fêtes" not in editor.get("/questions").text  # the group is handled
-    assert "piscine" in editor.get("/questions").text
+    assert f"« {question} »" not in editor.get("/questions").text  # the group is handled
+    assert f"« {UNANSWERED[2]} »" in editor.get("/questions").text
 
 
 def test_a_forged_group_key_is_refused(editor):
@@ -212,8 +212,9 @@ def test_a_forged_group_key_is_refused(editor):
 
 def test_ignoring_a_group(editor, console):
     question = UNANSWERED[2]
+    assert f"« {question} »" in editor.get("/questions").text
     post(editor, "/questions/ignorer", {"question": question, "groupe": group_key(question)})
-    assert "piscine" not in editor.get("/questions").text
+    assert f"« {question} »" not in editor.get("/questions").text
     assert console.workspace.changes() == []
 
 
@@ -226,7 +227,7 @@ def test_creating_an_answer_from_a_question(editor, console):
         "answer": "La piscine municipale est ouverte du mardi au dimanche, de 10h à 19h.", "groupe": group_key(question)})
     assert response.status_code == 302
     assert console.workspace.check_draft().knowledge.matcher.decide("la piscine est ouverte quand").answer == "piscine"
-    assert question not in editor.get("/questions").text
+    assert f"« {question} »" not in editor.get("/questions").text
 
 
 def test_a_new_answer_with_an_id_already_used_is_refused_beside_the_field(editor):
@@ -469,3 +470,70 @@ def test_a_menu_csv_with_errors_is_refused_with_its_lines(editor, console):
                            content_type="multipart/form-data")
     assert response.status_code == 200 and "Menu enregistré dans le brouillon" in response.text
     assert "poulet basquaise" in console.workspace.draft_path("data/menus_cantine.csv").read_text(encoding="utf-8-sig")
+
+
+def test_try_shows_any_decision_the_understanding_layer_returns(editor, console, monkeypatch):
+    """A decision with fields this console does not know yet (e.g. `clarify` with its choices) is shown whole."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Clarify:
+        text: str
+
+        def as_dict(self) -> dict:
+            return {"text": self.text, "action": "clarify", "answer": None, "score": 0.61,
+                    "choices": ["salle_des_fetes", "mariage"], "question_to_caller": "Parlez-vous de la salle ?"}
+
+    knowledge = console.workspace.check_draft().knowledge
+    monkeypatch.setattr(knowledge.matcher, "decide", Clarify)
+    page = post(editor, "/essayer", {"phrase": "la salle pour mon mariage"}).text
+    assert "demander de préciser (clarify)" in page
+    assert "Choix proposés" in page and "salle_des_fetes, mariage" in page
+    assert "question_to_caller" in page and "Parlez-vous de la salle ?" in page
+
+
+def test_one_address_may_not_try_passwords_on_many_accounts(console):
+    from callbot.console.auth import MAX_ATTEMPTS_PER_ADDRESS, Authenticator, LoginRefused
+
+    clock = [1000.0]
+    auth = Authenticator(console.store, clock=lambda: clock[0])
+    for n in range(MAX_ATTEMPTS_PER_ADDRESS):
+        with pytest.raises(LoginRefused, match="erroné"):
+            auth.log_in(f"personne{n}", "mauvais mot de passe", "192.0.2.7")
+    with pytest.raises(LoginRefused, match="Trop de tentatives"):
+        auth.log_in(EDITOR, PASSWORD, "192.0.2.7")
+    auth.log_in(EDITOR, PASSWORD, "192.0.2.8")  # another address is not held back
+    clock[0] += 11 * 60
+    auth.log_in(EDITOR, PASSWORD, "192.0.2.7")  # nor this one, ten minutes later
+
+
+def test_a_lock_ends_after_fifteen_minutes_and_sessions_expire(console):
+    from callbot.console.auth import IDLE_SECONDS, LOCK_SECONDS, Authenticator, LoginRefused
+
+    clock = [1000.0]
+    auth = Authenticator(console.store, clock=lambda: clock[0])
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(LoginRefused):
+            auth.log_in(EDITOR, "mauvais mot de passe", f"192.0.2.{_}")
+    clock[0] += LOCK_SECONDS + 1
+    token, _ = auth.log_in(EDITOR, PASSWORD, "192.0.2.50")
+    assert auth.session(token).user == EDITOR
+    clock[0] += IDLE_SECONDS + 1
+    assert auth.session(token) is None
+
+
+def test_a_sheet_edited_by_hand_reaches_the_draft_and_a_clash_blocks_publishing(editor, console, service):
+    live = console.config.answers_dir / "vie_locale.yaml"
+    editor.get("/publier")  # the draft starts
+    live.write_text(live.read_text(encoding="utf-8").replace("Faut-il verser une caution",
+                                                             "Doit-on verser une caution"), encoding="utf-8")
+    assert console.workspace.changes() == []  # taken into the draft, which did not touch that file
+    assert "Doit-on verser" in console.workspace.draft_path("answers/vie_locale.yaml").read_text(encoding="utf-8")
+    question = UNANSWERED[0]
+    post(editor, "/questions/ajouter", {"question": question, "groupe": group_key(question), "reponse": "salle_des_fetes"})
+    live.write_text(live.read_text(encoding="utf-8") + "# modifié à la main\n", encoding="utf-8")
+    page = editor.get("/publier").text
+    assert 'id="conflits"' in page and "answers/vie_locale.yaml" in page
+    before = live.read_text(encoding="utf-8")
+    assert post(editor, "/publier", {"note": "x"}, "/publier").status_code == 422
+    assert live.read_text(encoding="utf-8") == before and not service.exists()

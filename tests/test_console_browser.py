@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import REPO, run_callbot
+from conftest import REPO, SHORT_PROMPTS, run_callbot
 from console_fixtures import EDITOR, PASSWORD, UNANSWERED, VIEWER, fill_journal, leave_message, make_mairie
 from peers import free_port, free_udp_range
 
@@ -73,7 +73,8 @@ def mairie(tmp_path_factory, prompt_cache_dir):
     folder = tmp_path_factory.mktemp("console-e2e")
     sip, rtp = free_udp_range(1), free_udp_range(2)
     config = make_mairie(folder, prompt_cache_dir, {
-        "sip": {"listen": f"127.0.0.1:{sip}", "codecs": ["PCMA"], "rtp_ports": f"{rtp}-{rtp + 99}"}})
+        "sip": {"listen": f"127.0.0.1:{sip}", "codecs": ["PCMA"], "rtp_ports": f"{rtp}-{rtp + 99}"},
+        **yaml.safe_load(SHORT_PROMPTS)})  # the prompts the other service tests render into the shared cache
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     settings["console"]["listen"] = f"127.0.0.1:{free_port('tcp')}"
     config.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -293,6 +294,20 @@ def test_restore_the_previous_version(browser, console_url, bot, mairie):
     live = (folder / "mairie" / "answers" / "vie_locale.yaml").read_text(encoding="utf-8")
     assert live == (REPO / "callbot" / "example" / "answers" / "vie_locale.yaml").read_text(encoding="utf-8")
     assert "restauration de la version 1" in body(browser)
+
+
+def test_calendar_a_closure_and_what_the_bot_says_that_day(browser, console_url):
+    browser.get(f"{console_url}/calendrier")
+    Select(browser.find_element(By.ID, "lieu")).select_by_value("mairie")
+    browser.execute_script("document.getElementById('du').value = '2027-03-15';"
+                           "document.getElementById('au').value = '2027-03-19'")
+    browser.find_element(By.ID, "motif").send_keys("inventaire des archives")
+    click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Ajouter la fermeture']"))
+    assert "du 2027-03-15 au 2027-03-19 : inventaire des archives" in body(browser)
+    browser.execute_script("document.getElementById('jour').value = '2027-03-16'")
+    click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Voir']"))
+    assert "inventaire des archives" in browser.find_element(By.ID, "dit").text
+    shoot(browser, "calendrier")
 
 
 def test_a_viewer_is_refused_on_an_editor_page(browser, console_url):

@@ -64,6 +64,7 @@ class Workspace:
         self.config_path = Path(config_path)
         self.state = Path(state)
         self.draft_dir = self.state / "draft"
+        self.base_dir = self.state / "base"  # the live files as they were when the draft started
         self.versions_dir = self.state / "versions"
         self.lock = threading.RLock()  # one edit or publication at a time
         self._cached: tuple[tuple, DraftCheck] | None = None
@@ -89,11 +90,33 @@ class Workspace:
         return files
 
     def ensure_draft(self) -> None:
-        """Start a draft from the live files when there is none."""
+        """Start a draft from the live files when there is none; follow files edited by hand since.
+
+        `base/` keeps the live files as they were when the draft started. A live
+        file changed by hand since then is taken into the draft when the draft
+        did not touch it; when both changed, it is a conflict (see `conflicts`).
+        """
         with self.lock:
-            if (self.draft_dir / ".complete").is_file():
+            live = self.live_files()
+            if not (self.draft_dir / ".complete").is_file() or not (self.base_dir / ".complete").is_file():
+                self._copy_set(live, self.draft_dir)
+                self._copy_set(live, self.base_dir)
                 return
-            self._copy_set(self.live_files(), self.draft_dir)
+            for name, path in live.items():
+                base, draft = self.base_dir / name, self.draft_dir / name
+                if _same(path, base):
+                    continue
+                if _same(draft, base):
+                    for copy in (base, draft):
+                        copy.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(path, copy)
+                    self._cached = None
+
+    def conflicts(self) -> list[str]:
+        """Files changed both by hand (live) and in the draft since the draft started."""
+        self.ensure_draft()
+        return [name for name, path in self.live_files().items()
+                if not _same(path, self.base_dir / name) and not _same(self.draft_dir / name, self.base_dir / name)]
 
     def draft_path(self, name: str) -> Path:
         """The draft copy of a file named by the console; KeyError for any other name."""
@@ -108,6 +131,7 @@ class Workspace:
     def discard_draft(self) -> None:
         with self.lock:
             shutil.rmtree(self.draft_dir, ignore_errors=True)
+            shutil.rmtree(self.base_dir, ignore_errors=True)
             self._cached = None
 
     def _copy_set(self, files: dict[str, Path], folder: Path) -> None:
@@ -168,7 +192,7 @@ class Workspace:
     def publish(self, store, user: str, note: str, reload: "ServiceReloader") -> PublishResult:
         with self.lock:
             check = self.check_draft()
-            if check.knowledge is None or check.errors:
+            if check.knowledge is None or check.errors or self.conflicts():
                 return PublishResult(False, None, check, "")
             files = self.live_files()
             if not store.versions():
@@ -178,6 +202,7 @@ class Workspace:
             number = store.add_version(user, note)
             self._copy_set({name: self.draft_dir / name for name in files}, self.versions_dir / str(number))
             self._install(self.versions_dir / str(number), files)
+            self._copy_set(files, self.base_dir)  # the draft now equals what is live
             return PublishResult(True, number, check, reload.reload())
 
     def restore(self, store, user: str, number: int, reload: "ServiceReloader") -> PublishResult:
@@ -212,6 +237,13 @@ class Workspace:
             finally:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Same content, or both missing."""
+    if not a.is_file() or not b.is_file():
+        return a.is_file() == b.is_file()
+    return a.read_bytes() == b.read_bytes()
 
 
 class ServiceReloader:

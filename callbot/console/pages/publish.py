@@ -13,7 +13,7 @@ def publish_page():
     workspace = g.console.workspace
     check = workspace.check_draft()
     return render_template("publish.html", changes=workspace.changes(), check=check,
-                           versions=g.console.store.versions(), result=None)
+                           versions=g.console.store.versions(), result=None, conflicts=workspace.conflicts())
 
 
 @blueprint.route("/publier", methods=["POST"])
@@ -31,7 +31,8 @@ def publish():
     else:
         console.store.audit(g.session.user, "publication refusée", f"{len(result.check.errors)} erreur(s)")
     return render_template("publish.html", changes=console.workspace.changes(), check=result.check,
-                           versions=console.store.versions(), result=result), 200 if result.published else 422
+                           versions=console.store.versions(), result=result,
+                           conflicts=console.workspace.conflicts()), 200 if result.published else 422
 
 
 @blueprint.route("/publier/restaurer", methods=["POST"])
@@ -48,7 +49,7 @@ def restore():
     if result.published:
         console.store.audit(g.session.user, "restauration", f"version {number}, publiée comme version {result.version}")
     return render_template("publish.html", changes=console.workspace.changes(), check=result.check,
-                           versions=console.store.versions(), result=result, restored=int(number))
+                           versions=console.store.versions(), result=result, restored=int(number), conflicts=[])
 
 
 @blueprint.route("/publier/abandonner", methods=["POST"])

@@ -19,9 +19,15 @@ def questions():
     check = console.workspace.check_draft()
     groups = question_groups(journal.path, start, end, set(console.store.done(DONE_KIND)), check.knowledge) \
         if journal is not None else []
-    all_answers = sorted(a.id for a in check.knowledge.book.answers) if check.knowledge else []
+    answers = check.knowledge.book.answers if check.knowledge else ()
+    # an id alone means little to staff: show the answer's first example question beside it
+    labels = {a.id: f"{a.id} — {_short(a.questions[0].text)}" if a.questions else a.id for a in answers}
     return render_template("questions.html", groups=groups, start=start, end=end, warning=warning,
-                           all_answers=all_answers, journal=journal)
+                           all_answers=sorted(labels), labels=labels, journal=journal)
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 def _group_from_form() -> tuple[str, str]:
