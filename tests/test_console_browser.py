@@ -34,6 +34,7 @@ from peers import free_port, free_udp_range
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = REPO / "docs" / "screenshots"
 DESKTOP, PHONE = (1280, 900), (390, 844)
+ZOOMED = (640, 450)  # a desktop window at 200 % zoom shows 640 CSS pixels across
 LOCKED = "verrou"  # an account the lockout test may lock without hindering the others
 
 
@@ -126,9 +127,14 @@ def browser():
 
 
 def shoot(driver, name: str) -> None:
-    """Photograph the whole page at desktop and at phone width."""
-    for label, (width, height) in (("desktop", DESKTOP), ("phone", PHONE)):
+    """Photograph the whole page at desktop and at phone width; at 200 % zoom and at phone width nothing
+    may stick out sideways (no horizontal scrolling to read a line)."""
+    for label, (width, height) in (("desktop", DESKTOP), ("zoomed", ZOOMED), ("phone", PHONE)):
         driver.set_window_size(width, height)
+        wide = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide[0] <= wide[1], f"{name} is {wide[0]} px wide in a {wide[1]} px window"
+        if label == "zoomed":
+            continue
         full = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(width, min(max(height, full + 140), 4000))
         driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
@@ -303,7 +309,7 @@ def test_calendar_a_closure_and_what_the_bot_says_that_day(browser, console_url)
                            "document.getElementById('au').value = '2027-03-19'")
     browser.find_element(By.ID, "motif").send_keys("inventaire des archives")
     click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Ajouter la fermeture']"))
-    assert "du 2027-03-15 au 2027-03-19 : inventaire des archives" in body(browser)
+    assert "du 15/03/2027 au 19/03/2027 : inventaire des archives" in body(browser)
     browser.execute_script("document.getElementById('jour').value = '2027-03-16'")
     click_and_wait(browser, browser.find_element(By.XPATH, "//button[text()='Voir']"))
     assert "inventaire des archives" in browser.find_element(By.ID, "dit").text

@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, abort, g, make_response, redirect, render_template, request, url_for
+from flask import Flask, abort, g, redirect, render_template, request, url_for
 
 from callbot.config import Config, require_config
-from callbot.console.auth import Authenticator, Session, same_token
+from callbot.console.auth import Authenticator, same_token
 from callbot.console.speaker import AnswerSpeaker
 from callbot.console.store import ConsoleStore
 from callbot.console.workspace import ServiceReloader, Workspace
@@ -102,6 +102,17 @@ def create_app(console: Console) -> Flask:
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.template_filter("quand")
+    def when(text: str) -> str:
+        """An ISO time of the journal or the spool as staff read it: 08/12/2026 à 14:05."""
+        from datetime import datetime
+
+        try:
+            moment = datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            return str(text)
+        return f"{moment:%d/%m/%Y à %H:%M}"
+
     @app.context_processor
     def common():
         session = g.get("session")
@@ -145,6 +156,3 @@ def serve(config_path: Path) -> None:
     print(f"callbot console: http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     waitress.serve(app, host=host, port=port, threads=4, ident="callbot-console")
 
-
-__all__ = ["Console", "create_app", "open_console", "serve", "set_session_cookie", "login_token", "make_response",
-           "Session"]

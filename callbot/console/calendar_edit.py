@@ -53,12 +53,17 @@ def places_of(path: Path) -> list[PlaceView]:
         closures = []
         for index, item in enumerate(place.get("fermetures") or []):
             if isinstance(item, CommentedMap):
-                first = str(item.get("date") or item.get("du") or "")
-                closures.append(Closure(str(key), index, first, str(item.get("au") or first),
+                first = _french(item.get("date") or item.get("du"))
+                closures.append(Closure(str(key), index, first, _french(item.get("au")) or first,
                                         str(item.get("motif") or ""), str(item.get("horaires") or "")))
         views.append(PlaceView(str(key), str(place.get("nom") or key),
                                tuple((day, str(week.get(day, ""))) for day in WEEKDAYS), tuple(closures)))
     return views
+
+
+def _french(value) -> str:
+    """A date of the file as staff write it in French (dd/mm/yyyy); text is shown as written."""
+    return f"{value:%d/%m/%Y}" if isinstance(value, date) else str(value or "")
 
 
 def add_closure(path: Path, place_key: str, first: date, last: date, reason: str, hours: str) -> None:
