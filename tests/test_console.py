@@ -97,6 +97,23 @@ def test_an_edit_changes_only_the_lines_of_the_fields_changed(tmp_path):
     assert len(after) == len(before) + 1
 
 
+ENTRY = "  - id: fete\n    questions:\n      - Quand a lieu la fête ?\n    answer: En juillet.\n"
+
+
+@pytest.mark.parametrize("sheet, expected", [
+    ("mairie.yaml", lambda original: original.replace("\ntests:\n", f"\n{ENTRY}\ntests:\n", 1)),  # before `tests:`
+    ("vie_locale.yaml", lambda original: f"{original}\n{ENTRY}"),  # at the end of the file
+])
+def test_a_new_answer_is_laid_out_like_its_neighbours(tmp_path, sheet, expected):
+    path = tmp_path / sheet
+    shutil.copy(REPO / "callbot" / "example" / "answers" / sheet, path)
+    document = sheets_edit.load(path)
+    sheets_edit.new_answer(document, sheets_edit.AnswerForm("fete", ["Quand a lieu la fête ?"], [], "En juillet."))
+    sheets_edit.dump(document, path)
+    original = (REPO / "callbot" / "example" / "answers" / sheet).read_text(encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == expected(original)
+
+
 # -- accounts, sessions and the forms' protection ------------------------------------------------------------------
 
 def test_login_sets_a_strict_http_only_cookie_and_secure_over_https(app):

@@ -146,6 +146,7 @@ def click_and_wait(driver, element) -> None:
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def log_in(driver, url: str, name: str, password: str = PASSWORD) -> None:

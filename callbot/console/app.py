@@ -152,6 +152,9 @@ def serve(config_path: Path) -> None:
     console = open_console(config_path)
     host, port = console.config.console.listen
     app = create_app(console)
+    if not console.store.execute("SELECT 1 FROM console_users LIMIT 1"):
+        print(f"callbot console: no account yet; create one with `callbot console adduser NAME --role editor "
+              f"--config {config_path}`", flush=True)
     log.info("console on http://%s:%d/", host, port)
     print(f"callbot console: http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     waitress.serve(app, host=host, port=port, threads=4, ident="callbot-console")

@@ -205,51 +205,54 @@ def new_answer(document, form: AnswerForm) -> CommentedMap:
     entry = CommentedMap()
     entry["id"] = form.id
     apply(entry, form)
+    if len(answers):
+        _keep_blank_lines(answers, entry)
     answers.append(entry)
     return entry
 
 
-def add_question(answer: CommentedMap, question: str) -> bool:
-    """Add an example question to an answer; False when it is already there."""
-    question = " ".join(question.split())
-    questions = answer.get("questions")
-    if not isinstance(questions, CommentedSeq):
-        questions = CommentedSeq()
-        _insert_after(answer, "questions", questions, "id")
-    if question.lower() in (str(q).lower() for q in questions):
-        return False
-    questions.append(question)
-    return True
-
-
-def field_lines(answer: CommentedMap) -> list[tuple[int, str]]:
-    """(first line, 1-based, key) of each field of an answer as it is in its file."""
-    return sorted((answer.lc.key(key)[0] + 1, str(key)) for key in answer if key in ANSWER_KEYS)
-
-
-def diagnostics_by_field(answer: CommentedMap, sheet_file: Path, end_line: int,
-                         diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[Diagnostic]]:
-    """The diagnostics about this answer, by the field whose lines they point at ('' for the answer as a whole)."""
-    lines = field_lines(answer)
-    start = answer.lc.line + 1
-    found: dict[str, list[Diagnostic]] = {}
-    for diagnostic in diagnostics:
-        where = diagnostic.location
-        if Path(where.path).resolve() != sheet_file.resolve() or not start <= where.line < end_line:
+def _last_holder(node):
+    """The collection holding the last value written under `node`, and that value's key or index."""
+    while True:
+        if isinstance(node, CommentedMap) and len(node):
+            key = list(node.keys())[-1]
+        elif isinstance(node, CommentedSeq) and len(node):
+            key = len(node) - 1
+        else:
+            return None
+        value = node[key]
+        if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+            node = value
             continue
-        owner = ""
-        for line, key in lines:
-            if line <= where.line:
-                owner = key
-        found.setdefault(owner if where.line > start else "", []).append(diagnostic)
-    return found
+        return node, key
 
 
-def answer_end_line(document, answer: CommentedMap, total_lines: int) -> int:
-    """The line after an answer's last one: the next answer's first line, or the end of the file."""
-    entries = answers_of(document)
-    index = next(i for i, a in enumerate(entries) if a is answer)
-    if index + 1 < len(entries):
-        return entries[index + 1].lc.line + 1
-    top_keys = [document.lc.key(k)[0] + 1 for k in document if document.lc.key(k)[0] > answer.lc.line]
-    return min(top_keys, default=total_lines + 1)
+def _trailing_blank(node):
+    """The comment token ending `node`'s last value when it holds a blank line, else None."""
+    holder = _last_holder(node)
+    comments = holder[0].ca.items.get(holder[1]) if holder else None
+    token = next((c for c in comments or () if c is not None and not isinstance(c, list)), None)
+    return token if token is not None and token.value.startswith("\n") else None
+
+
+def _set_trailing(node, token) -> None:
+    import copy
+
+    holder = _last_holder(node)
+    if holder is None:
+        return
+    position = 2 if isinstance(holder[0], CommentedMap) else 0
+    slots = [None, None, None, None] if position == 2 else [None, None]
+    slots[position] = copy.copy(token)
+    holder[0].ca.items[holder[1]] = slots
+
+
+def _keep_blank_lines(answers: CommentedSeq, entry: CommentedMap) -> None:
+    """The example sheets leave a blank line after each answer (ruamel keeps it as a comment on the answer's
+    last value): keep one between the last answer and the new one, and one after the new one when a key follows."""
+    after_last = _trailing_blank(answers[-1])
+    style = after_last or (_trailing_blank(answers[-2]) if len(answers) > 1 else None)
+    if after_last is not None:
+        _set_trailing(entry, after_last)  # something follows the answers: keep it apart
+    elif style is not None:
+        _set_trailing(answers[-1], style)
