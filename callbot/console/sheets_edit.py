@@ -256,3 +256,49 @@ def _keep_blank_lines(answers: CommentedSeq, entry: CommentedMap) -> None:
         _set_trailing(entry, after_last)  # something follows the answers: keep it apart
     elif style is not None:
         _set_trailing(answers[-1], style)
+
+
+def add_question(answer: CommentedMap, question: str) -> bool:
+    """Add an example question to an answer; False when it is already there."""
+    question = " ".join(question.split())
+    questions = answer.get("questions")
+    if not isinstance(questions, CommentedSeq):
+        questions = CommentedSeq()
+        _insert_after(answer, "questions", questions, "id")
+    if question.lower() in (str(q).lower() for q in questions):
+        return False
+    questions.append(question)
+    return True
+
+
+def field_lines(answer: CommentedMap) -> list[tuple[int, str]]:
+    """(first line, 1-based, key) of each field of an answer as it is in its file."""
+    return sorted((answer.lc.key(key)[0] + 1, str(key)) for key in answer if key in ANSWER_KEYS)
+
+
+def diagnostics_by_field(answer: CommentedMap, sheet_file: Path, end_line: int,
+                         diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[Diagnostic]]:
+    """The diagnostics about this answer, by the field whose lines they point at ('' for the answer as a whole)."""
+    lines = field_lines(answer)
+    start = answer.lc.line + 1
+    found: dict[str, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        where = diagnostic.location
+        if Path(where.path).resolve() != sheet_file.resolve() or not start <= where.line < end_line:
+            continue
+        owner = ""
+        for line, key in lines:
+            if line <= where.line:
+                owner = key
+        found.setdefault(owner if where.line > start else "", []).append(diagnostic)
+    return found
+
+
+def answer_end_line(document, answer: CommentedMap, total_lines: int) -> int:
+    """The line after an answer's last one: the next answer's first line, or the end of the file."""
+    entries = answers_of(document)
+    index = next(i for i, a in enumerate(entries) if a is answer)
+    if index + 1 < len(entries):
+        return entries[index + 1].lc.line + 1
+    top_keys = [document.lc.key(k)[0] + 1 for k in document if document.lc.key(k)[0] > answer.lc.line]
+    return min(top_keys, default=total_lines + 1)
