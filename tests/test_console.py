@@ -554,3 +554,14 @@ def test_a_sheet_edited_by_hand_reaches_the_draft_and_a_clash_blocks_publishing(
     before = live.read_text(encoding="utf-8")
     assert post(editor, "/publier", {"note": "x"}, "/publier").status_code == 422
     assert live.read_text(encoding="utf-8") == before and not service.exists()
+
+
+def test_clarified_turns_are_unanswered_questions_too(console, editor):
+    """When the understanding layer asks the caller to choose (action `clarify`), the question is shown too."""
+    from callbot.journal import CallJournal, JournalTurn
+
+    journal = CallJournal(console.config.journal.path)
+    journal.record("call-clarify", datetime.now(), 20.0, "answered", "", None,
+                   [JournalTurn("une concession au columbarium", "clarify", None, 0.5, 200.0)])
+    journal.close()
+    assert "« une concession au columbarium »" in editor.get("/questions").text
