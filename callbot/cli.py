@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a worker on another callbot server (repeat for each)")
     front.set_defaults(run=commands.kamailio_config)
 
+    console = sub.add_parser("console", help="the staff web console (and `console adduser` to create accounts)")
+    console.add_argument("--config", metavar="FILE",
+                         help="callbot.yaml (default: $CALLBOT_CONFIG, ./callbot.yaml, /etc/callbot/callbot.yaml)")
+    console.set_defaults(run=commands.console)
+    console_sub = console.add_subparsers(dest="console_command", metavar="adduser")
+    adduser = console_sub.add_parser("adduser", help="create an account, or change its role and password")
+    adduser.add_argument("name", metavar="NAME")
+    adduser.add_argument("--role", choices=("editor", "viewer"), required=True,
+                         help="editor: every page; viewer: dashboard and voice messages")
+    adduser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    adduser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="callbot.yaml")
+    adduser.set_defaults(run=commands.console_adduser)
+
     serve = sub.add_parser("serve", help="answer telephone calls (SIP)")
     _add_common(serve)
     serve.set_defaults(run=commands.serve)

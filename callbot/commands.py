@@ -231,3 +231,51 @@ def _host_port(text: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ValueError(f"`{text}` is not ADDRESS:PORT")
     return host, int(port)
+
+
+def console(args: argparse.Namespace) -> int:
+    """Serve the staff web console until interrupted."""
+    import logging
+
+    from callbot.console.app import serve as serve_console
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        serve_console(find_config(args.config))
+    except ConfigError as exc:
+        _print_diagnostics(list(exc.diagnostics))
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def console_adduser(args: argparse.Namespace) -> int:
+    """Create a console account (or reset its role and password)."""
+    import getpass
+
+    from callbot.config import require_config
+    from callbot.console.app import store_path
+    from callbot.console.auth import Authenticator
+    from callbot.console.store import ConsoleStore
+
+    try:
+        config = require_config(find_config(args.config))
+    except ConfigError as exc:
+        _print_diagnostics(list(exc.diagnostics))
+        return EXIT_INVALID
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("callbot: the two passwords differ", file=sys.stderr)
+            return EXIT_INVALID
+    store = ConsoleStore(store_path(config))
+    try:
+        Authenticator(store).add_user(args.name, args.role, password)
+    except ValueError as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        store.close()
+    print(f"account {args.name} ({args.role}) saved in {store_path(config)}")
+    return EXIT_OK

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # callbot.dated imports this module
     from callbot.dated import CalendarSettings
 
 CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
-               "calendar", "journal", "metrics")
+               "calendar", "journal", "metrics", "console")
+CONSOLE_KEYS = ("listen", "state", "service", "service_pid_file", "behind_proxy")
 JOURNAL_KEYS = ("path", "retention_days", "caller_number")
 METRICS_KEYS = ("listen",)
 CALENDAR_KEYS = ("hours", "collections", "menus", "school_holidays", "alsace_moselle", "during_office_hours")
@@ -143,6 +144,17 @@ class MessageSettings:
     email: EmailSettings | None = None
 
 
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The staff web console (`callbot console`)."""
+
+    listen: tuple[str, int] = ("127.0.0.1", 8080)  # localhost only unless the IT person says otherwise
+    state: Path | None = None  # drafts and published versions; default: `console` beside the journal
+    service: str = "callbot.service"  # the unit whose main process is told to reload after publishing
+    service_pid_file: Path | None = None  # instead of asking systemd: a file holding the service's process id
+    behind_proxy: bool = False  # trust X-Forwarded-Proto/For from one reverse proxy (HTTPS there)
+
+
 DEFAULT_VOSK_MODEL = "models/vosk-model-small-fr-0.22"
 DEFAULT_VOICE = "voices/fr_FR-siwis-medium.onnx"
 DEFAULT_CACHE = "cache/prompts"
@@ -166,6 +178,7 @@ class Config:
     during_office_hours: str = "answer"  # or "transfer": straight to the reception while it is open
     journal: JournalSettings | None = None  # no journal unless configured
     metrics_listen: tuple[str, int] | None = None  # Prometheus endpoint, off unless configured
+    console: ConsoleSettings = ConsoleSettings()
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -210,10 +223,11 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     calendar, office_policy = _calendar(reader, keys.get("calendar"), path.parent)
     journal = _journal(reader, keys["journal"], path.parent) if "journal" in keys else None
     metrics = _metrics(reader, keys["metrics"]) if "metrics" in keys else None
+    console = _console(reader, keys["console"], path.parent) if "console" in keys else ConsoleSettings()
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
     return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
-                  sip, messages, calendar, office_policy, journal, metrics)
+                  sip, messages, calendar, office_policy, journal, metrics, console)
 
 
 def require_config(path: Path) -> Config:
@@ -498,11 +512,37 @@ def _journal(r: YamlReader, node: yaml.Node, base: Path) -> JournalSettings | No
 
 def _metrics(r: YamlReader, node: yaml.Node) -> tuple[str, int] | None:
     keys = r.mapping(node, "`metrics`", METRICS_KEYS, required=("listen",)) or {}
-    listen = r.text(keys["listen"], "`listen`") if "listen" in keys else None
+    return _listen(r, keys["listen"], "127.0.0.1:9105") if "listen" in keys else None
+
+
+def _listen(r: YamlReader, node: yaml.Node, example: str) -> tuple[str, int] | None:
+    listen = r.text(node, "`listen`")
     host, _, port = (listen or "").rpartition(":")
     if listen is None:
         return None
-    if not host or not port.isdigit():
-        r.error(keys["listen"], f"`listen` must be ADDRESS:PORT, not `{listen}`", "write 127.0.0.1:9105 (localhost only)")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        r.error(node, f"`listen` must be ADDRESS:PORT, not `{listen}`", f"write {example} (localhost only)")
         return None
     return host, int(port)
+
+
+def _console(r: YamlReader, node: yaml.Node, base: Path) -> ConsoleSettings:
+    keys = r.mapping(node, "`console`", CONSOLE_KEYS) or {}
+    settings = ConsoleSettings()
+    if "listen" in keys:
+        listen = _listen(r, keys["listen"], "127.0.0.1:8080")
+        settings = replace(settings, listen=listen) if listen else settings
+    for key in ("state", "service_pid_file"):
+        if key in keys:
+            text = r.text(keys[key], f"`console: {key}`")
+            settings = replace(settings, **{key: (base / text).resolve()}) if text else settings
+    if "service" in keys:
+        service = r.text(keys["service"], "`console: service`")
+        if service and not re.fullmatch(r"[A-Za-z0-9@_.:-]+", service):
+            r.error(keys["service"], f"`console: service` is not a unit name: `{service}`", "write e.g. callbot.service")
+        elif service:
+            settings = replace(settings, service=service)
+    if "behind_proxy" in keys:
+        proxy = r.boolean(keys["behind_proxy"], "`console: behind_proxy`")
+        settings = replace(settings, behind_proxy=bool(proxy))
+    return settings

@@ -33,6 +33,12 @@ def load_knowledge(config_path: Path, sheets_dir: Path | None = None) -> tuple[K
     config = load_config(config_path, diagnostics)
     if config is None:
         return None, diagnostics
+    return knowledge_of(config, sheets_dir, diagnostics)
+
+
+def knowledge_of(config: Config, sheets_dir: Path | None, diagnostics: list[Diagnostic]
+                 ) -> tuple[Knowledge | None, list[Diagnostic]]:
+    """The rest of load_knowledge, for a configuration already read (the console's drafts swap its paths)."""
     book = load_answer_book(sheets_dir or config.answers_dir, tuple(config.targets), diagnostics)
     synonyms = load_synonyms_file(BUILTIN_LEXICON, diagnostics)
     calendar = load_calendar(config.calendar, diagnostics) if config.calendar else None

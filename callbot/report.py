@@ -35,6 +35,7 @@ __all__ = [
     "build_report",
     "cluster_transcripts",
     "render_html",
+    "render_sections",
     "render_text",
     "TOP_ANSWERS",
     "SIMILARITY",
@@ -485,8 +486,15 @@ def render_html(report: Report) -> str:
         "<body>",
         "<main>",
         "<h1>Rapport d'activité du standard vocal</h1>",
-        f'<p class="period">Période {_e(_period(report))} ({_plural(report.days, "jour")})</p>',
+        render_sections(report),
+        "</main>", "</body>", "</html>",
     ]
+    return "\n".join(out) + "\n"
+
+
+def render_sections(report: Report) -> str:
+    """The body of the HTML report (figures, charts, tables), for a page of its own or the staff console."""
+    out = [f'<p class="period">Période {_e(_period(report))} ({_plural(report.days, "jour")})</p>']
     if not report.total_calls:
         out.append('<p class="none">Aucun appel sur cette période.</p>')
 
@@ -543,5 +551,4 @@ def render_html(report: Report) -> str:
         out.append("</tbody>\n</table>")
     else:
         out.append('<p class="none">Aucune question sans réponse.</p>')
-    out += ["</main>", "</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    return "\n".join(out)

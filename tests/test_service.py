@@ -8,24 +8,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 from peers import Phone, free_port, run_sipp, silence_wav
 from test_sip import Bot
 
 
-def test_the_systemd_unit_verifies(tmp_path):
-    unit = (REPO / "systemd" / "callbot.service").read_text(encoding="utf-8")
+HARDENING = ("User=callbot", "ProtectSystem=strict", "NoNewPrivileges=true", "PrivateTmp=true", "ProtectHome=true",
+             "PrivateDevices=true", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "CapabilityBoundingSet=\n",
+             "StateDirectory=callbot", "CacheDirectory=callbot", "ConfigurationDirectory=callbot", "UMask=0027")
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("callbot.service", ("Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID")),
+    ("callbot-console.service", ("Restart=on-failure", "callbot console --config", "ReadWritePaths=/etc/callbot")),
+])
+def test_the_systemd_units_verify_and_are_hardened(tmp_path, name, settings):
+    unit = (REPO / "systemd" / name).read_text(encoding="utf-8")
     callbot = Path(sys.executable).parent / "callbot"
     assert "/opt/callbot/.venv/bin/callbot" in unit and callbot.exists()
     # the unit names the installed path; verify it with this checkout's instead
-    (tmp_path / "callbot.service").write_text(unit.replace("/opt/callbot/.venv/bin/callbot", str(callbot)), "utf-8")
-    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "callbot.service")], capture_output=True,
+    (tmp_path / name).write_text(unit.replace("/opt/callbot/.venv/bin/callbot", str(callbot)), "utf-8")
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "User=callbot", "ProtectSystem=strict",
-                    "NoNewPrivileges=true", "PrivateTmp=true", "StateDirectory=callbot", "CacheDirectory=callbot",
-                    "ConfigurationDirectory=callbot", "ExecReload=/bin/kill -HUP $MAINPID"):
-        assert setting in unit
+    for setting in HARDENING + settings:
+        assert setting in unit, setting
 
 
 def test_reload_keeps_the_last_good_sheets_and_takes_the_new_ones(tmp_path, prompt_cache_dir):
