@@ -532,10 +532,10 @@ def _console(r: YamlReader, node: yaml.Node, base: Path) -> ConsoleSettings:
     if "listen" in keys:
         listen = _listen(r, keys["listen"], "127.0.0.1:8080")
         settings = replace(settings, listen=listen) if listen else settings
-    for key in ("state", "service_pid_file"):
-        if key in keys:
-            text = r.text(keys[key], f"`console: {key}`")
-            settings = replace(settings, **{key: (base / text).resolve()}) if text else settings
+    if "state" in keys and (text := r.text(keys["state"], "`console: state`")):
+        settings = replace(settings, state=(base / text).resolve())
+    if "service_pid_file" in keys and (text := r.text(keys["service_pid_file"], "`console: service_pid_file`")):
+        settings = replace(settings, service_pid_file=(base / text).resolve())
     if "service" in keys:
         service = r.text(keys["service"], "`console: service`")
         if service and not re.fullmatch(r"[A-Za-z0-9@_.:-]+", service):

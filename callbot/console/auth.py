@@ -104,7 +104,7 @@ class Authenticator:
             valid = user is not None
         except (VerificationError, InvalidHashError):
             valid = False
-        if not valid:
+        if user is None or not valid:  # (valid implies a user: said again for the type checker)
             if user is not None:
                 failures = user.failures + 1
                 locked = now + LOCK_SECONDS if failures >= MAX_FAILURES else 0.0
@@ -140,4 +140,6 @@ class Authenticator:
 
 
 def same_token(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -158,7 +158,7 @@ def _set_text(answer: CommentedMap, key: str, value: str, after: str, folded: bo
 def _folded(text: str) -> FoldedScalarString:
     """A `>-` block with one sentence per line, the way the staff guide writes answers."""
     folded = FoldedScalarString(text)
-    folded.fold_pos = [m.start() for m in re.finditer(r"(?<=[.?!]) (?=\S)", text)]  # type: ignore[attr-defined]
+    folded.fold_pos = [m.start() for m in re.finditer(r"(?<=[.?!]) (?=\S)", text)]
     return folded
 
 

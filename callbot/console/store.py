@@ -158,7 +158,9 @@ class ConsoleStore:
         with self._lock:
             cursor = self._db.execute("INSERT INTO console_versions (at, user, note) VALUES (?, ?, ?)",
                                       (now_text(), user, note))
-            return int(cursor.lastrowid)
+            number = cursor.lastrowid
+            assert number is not None  # set by every INSERT
+            return number
 
     def versions(self) -> list[VersionEntry]:
         return [VersionEntry(*row) for row in

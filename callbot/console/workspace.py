@@ -25,6 +25,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from callbot.checking import check_behaviour
 from callbot.config import Config, load_config
@@ -151,8 +152,9 @@ class Workspace:
         config = self.config()
         calendar = config.calendar
         if calendar is not None:
-            calendar = replace(calendar, **{key: folder / "data" / Path(getattr(calendar, key)).name
-                                            for key in CALENDAR_FILES if getattr(calendar, key) is not None})
+            moved: dict[str, Any] = {key: folder / "data" / Path(getattr(calendar, key)).name
+                                     for key in CALENDAR_FILES if getattr(calendar, key) is not None}
+            calendar = replace(calendar, **moved)
         return replace(config, answers_dir=folder / "answers", calendar=calendar)
 
     def check_draft(self) -> DraftCheck:
@@ -212,7 +214,8 @@ class Workspace:
             if not (source / ".complete").is_file():
                 raise KeyError(number)
             files = self.live_files()
-            check = DraftCheck(*knowledge_of(self.draft_config(source), None, []))
+            knowledge, diagnostics = knowledge_of(self.draft_config(source), None, [])
+            check = DraftCheck(knowledge, tuple(diagnostics))
             if check.knowledge is None:
                 return PublishResult(False, None, check, "")
             new = store.add_version(user, f"restauration de la version {number}")

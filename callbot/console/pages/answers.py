@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
@@ -22,7 +23,7 @@ ACTION_LABELS = {"answer": "répondre", "transfer": "passer l'appel à une perso
                  "clarify": "demander de préciser"}
 
 
-def _sheets() -> dict[str, object]:
+def _sheets() -> dict[str, Path]:
     workspace = g.console.workspace
     return {name: workspace.draft_path(name) for name in workspace.draft_sheets()}
 
