@@ -30,7 +30,7 @@ CODECS = ("PCMA", "PCMU", "G722")
 SPEECH_KEYS = ("vosk_model", "voice", "cache", "phrase_hints", "end_silence_ms")
 DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
                "messages")
-UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
+UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests", "clarify_floor", "clarify_window")
 TRANSFER_KEYS = ("reception", "targets")
 TARGET_KEYS = ("uri", "description", "hours")
 
@@ -41,6 +41,9 @@ EXAMPLE_CONFIG = Path(__file__).parent / "example" / "callbot.yaml"
 
 DEFAULT_THRESHOLD = 0.55
 DEFAULT_MARGIN = 0.03
+# Clarifying questions (see matcher.clarification_choices), measured on tests/corpus/dev*.tsv
+DEFAULT_CLARIFY_FLOOR = 0.40
+DEFAULT_CLARIFY_WINDOW = 0.10
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class UnderstandingSettings:
     threshold: float = DEFAULT_THRESHOLD  # below this score the bot does not answer
     margin: float = DEFAULT_MARGIN  # the best answer must lead the runner-up by this much
     person_requests: tuple[str, ...] = ()  # staff's own phrases that mean "a person, please"
+    clarify_floor: float = DEFAULT_CLARIFY_FLOOR  # below the threshold but above this: ask "X, or Y?"
+    clarify_window: float = DEFAULT_CLARIFY_WINDOW  # the runner-up is offered too when this close to the best
 
 
 @dataclass(frozen=True)
@@ -226,10 +231,14 @@ def _understanding(r: YamlReader, node: yaml.Node | None) -> UnderstandingSettin
     threshold = r.number(keys["threshold"], "`threshold`", 0.0, 1.0) if "threshold" in keys else None
     margin = r.number(keys["margin"], "`margin`", 0.0, 1.0) if "margin" in keys else None
     phrases = r.text_list(keys["person_requests"], "`person_requests`") if "person_requests" in keys else []
+    floor = r.number(keys["clarify_floor"], "`clarify_floor`", 0.0, 1.0) if "clarify_floor" in keys else None
+    window = r.number(keys["clarify_window"], "`clarify_window`", 0.0, 1.0) if "clarify_window" in keys else None
     return UnderstandingSettings(
         DEFAULT_THRESHOLD if threshold is None else threshold,
         DEFAULT_MARGIN if margin is None else margin,
         tuple(v for v, _ in phrases or ()),
+        DEFAULT_CLARIFY_FLOOR if floor is None else floor,
+        DEFAULT_CLARIFY_WINDOW if window is None else window,
     )
 
 

@@ -23,7 +23,7 @@ import yaml
 
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-ANSWER_KEYS = ("id", "questions", "answer", "keywords", "transfer", "follow_up", "tests", "dated")
+ANSWER_KEYS = ("id", "title", "questions", "answer", "keywords", "transfer", "follow_up", "tests", "dated")
 DATED_KINDS = ("hours", "collection", "menu")  # answers computed from the calendar data for the date asked
 SHEET_KEYS = ("answers", "tests", "synonyms")
 EXAMPLE_KEYS = ("say", "expect")
@@ -60,6 +60,12 @@ class Answer:
     follow_up: str | None
     location: Location
     dated: tuple[str, str] | None = None  # (kind, name): e.g. ("hours", "mairie"), ("menu", "cantine")
+    title: str | None = None  # how the bot names it in a clarifying question: "les horaires de la mairie"
+
+    @property
+    def spoken_title(self) -> str:
+        """The title, or one proposed from the keywords or the first question when staff wrote none."""
+        return self.title or propose_title(self)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,18 @@ class AnswerBook:
 
     def by_id(self, answer_id: str) -> Answer:
         return next(a for a in self.answers if a.id == answer_id)
+
+    def titles(self) -> dict[str, str]:
+        return {a.id: a.spoken_title for a in self.answers}
+
+
+def propose_title(answer: Answer) -> str:
+    """A title staff can start from: the first keyword, else the first question without its question mark."""
+    if answer.keywords:
+        return answer.keywords[0]
+    if answer.questions:
+        return answer.questions[0].text.rstrip(" ?!.")
+    return answer.id.replace("_", " ")
 
 
 def sheet_files(folder: Path) -> list[Path]:
@@ -161,11 +179,12 @@ class _BookReader:
         keywords = tuple(v for v, _ in r.text_list(keys["keywords"], f"`keywords` of {what}") or ()) \
             if "keywords" in keys else ()
         follow_up = r.text(keys["follow_up"], f"`follow_up` of {what}") if "follow_up" in keys else None
+        title = r.text(keys["title"], f"`title` of {what}") if "title" in keys else None
         for value, item in (r.text_list(keys["tests"], f"`tests` of {what}") or ()) if "tests" in keys else ():
             self.examples.append(Example(value, answer_id, r.location(item)))
         dated = self._dated(r, keys["dated"], what) if "dated" in keys else None
         self.answers.append(Answer(answer_id, questions, text or "", keywords, transfer, follow_up, r.location(node),
-                                   dated))
+                                   dated, title))
 
     def _dated(self, r: YamlReader, node: yaml.Node, what: str) -> tuple[str, str] | None:
         keys = r.mapping(node, f"`dated` of {what}", DATED_KINDS)

@@ -31,6 +31,7 @@ from callbot.understanding.normalise import Normaliser, Word, content_tokens
 from callbot.understanding.person import PersonRequestDetector
 
 ANSWER = "answer"
+CLARIFY = "clarify"  # not confident, but one or two answers are plausible: ask the caller which
 
 # Tuned on tests/corpus/dev.tsv, dev2.tsv and dev3.tsv; the held-out tests/corpus/test2.tsv measures them.
 COVERAGE_SHARE = 0.6  # the rest is closeness to the nearest example question
@@ -57,13 +58,17 @@ class Decision:
     runner_up_score: float
     target: str | None = None  # transfer target name, when action is "transfer"
     best: str | None = None  # the best-scoring answer, even when it was not confident enough to be given
+    choices: tuple[str, ...] = ()  # when action is "clarify": the answers to offer, best first
 
     def as_dict(self) -> dict:
-        return {
+        fields = {
             "text": self.text, "action": self.action, "answer": self.answer, "score": round(self.score, 3),
             "runner_up": self.runner_up, "runner_up_score": round(self.runner_up_score, 3), "target": self.target,
             "best": self.best,
         }
+        if self.action == CLARIFY:
+            fields["choices"] = list(self.choices)
+        return fields
 
 
 @dataclass(frozen=True)
@@ -248,6 +253,26 @@ class Matcher:
         bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
         return min(1.0, COVERAGE_SHARE * score + (1 - COVERAGE_SHARE) * closeness + bonus)
 
+    def clarification_choices(self, ranked: list[tuple[float, str]]) -> tuple[str, ...]:
+        """The one or two answers worth offering when the best is not confident enough to be given.
+
+        The best is offered from `clarify_floor`; the runner-up with it when it scores within
+        `clarify_window` of the best (and clears the floor too). Below the floor, the caller is
+        asked to rephrase: a clarifying question about an unrelated answer helps nobody.
+        """
+        floor = self.settings.clarify_floor
+        if not ranked or ranked[0][0] < floor:
+            return ()
+        best_score, best = ranked[0]
+        if len(ranked) > 1 and ranked[1][0] >= max(floor, best_score - self.settings.clarify_window):
+            return best, ranked[1][1]
+        return (best,)
+
+    def scores_among(self, text: str, ids: tuple[str, ...]) -> dict[str, float]:
+        """Every listed answer's score for this transcript (0 when none of its words were heard)."""
+        found = {answer: score for score, answer in self.scores(text) if answer in ids}
+        return {answer: found.get(answer, 0.0) for answer in ids}
+
     def decide(self, text: str) -> Decision:
         """Answer, transfer or nomatch for one transcript."""
         ranked = self.scores(text)
@@ -257,7 +282,9 @@ class Matcher:
             return Decision(text, TRANSFER, None, best_score, second, second_score, self.reception, best)
         confident = best_score >= self.settings.threshold and best_score - second_score >= self.settings.margin
         if best is None or not confident:
-            return Decision(text, NOMATCH, None, best_score, second, second_score, best=best)
+            choices = self.clarification_choices(ranked)
+            action = CLARIFY if choices else NOMATCH
+            return Decision(text, action, None, best_score, second, second_score, best=best, choices=choices)
         entry = next(e for e in self._entries if e.id == best)
         if entry.transfer:
             return Decision(text, TRANSFER, best, best_score, second, second_score, entry.transfer, best)
