@@ -17,7 +17,7 @@ import yaml
 from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlReader
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
+CONFIG_KEYS = ("commune", "answers", "base", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
                "calendar", "journal", "metrics")
 JOURNAL_KEYS = ("path", "retention_days", "caller_number")
 METRICS_KEYS = ("listen",)
@@ -32,6 +32,7 @@ DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_
                "messages")
 UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests", "clarify_floor", "clarify_window")
 TRANSFER_KEYS = ("reception", "targets")
+BASE_KEYS = ("adopt", "disable", "facts")
 TARGET_KEYS = ("uri", "description", "hours")
 
 # Where `callbot` looks when --config is not given, in this order.
@@ -55,6 +56,16 @@ class TransferTarget:
     description: str
     hours: str | None = None  # a place of `calendar: hours`: the target takes calls only when it is open
     hours_location: Location | None = None
+
+
+@dataclass(frozen=True)
+class BaseSettings:
+    """Which answers of the common base (callbot/base/) the commune uses, and its facts file."""
+
+    adopt: tuple[tuple[str, Location], ...] | None  # None: every answer of the base
+    disable: tuple[tuple[str, Location], ...] = ()
+    facts: Path | None = None  # `name: text` lines filling the base's {placeholders}
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,7 @@ class Config:
     during_office_hours: str = "answer"  # or "transfer": straight to the reception while it is open
     journal: JournalSettings | None = None  # no journal unless configured
     metrics_listen: tuple[str, int] | None = None  # Prometheus endpoint, off unless configured
+    base: BaseSettings | None = None  # no common base unless adopted
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -210,10 +222,11 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     calendar, office_policy = _calendar(reader, keys.get("calendar"), path.parent)
     journal = _journal(reader, keys["journal"], path.parent) if "journal" in keys else None
     metrics = _metrics(reader, keys["metrics"]) if "metrics" in keys else None
+    base = _base(reader, keys["base"], path.parent) if "base" in keys else None
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
     return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
-                  sip, messages, calendar, office_policy, journal, metrics)
+                  sip, messages, calendar, office_policy, journal, metrics, base)
 
 
 def require_config(path: Path) -> Config:
@@ -240,6 +253,28 @@ def _understanding(r: YamlReader, node: yaml.Node | None) -> UnderstandingSettin
         DEFAULT_CLARIFY_FLOOR if floor is None else floor,
         DEFAULT_CLARIFY_WINDOW if window is None else window,
     )
+
+
+def _base(r: YamlReader, node: yaml.Node, folder: Path) -> BaseSettings | None:
+    keys = r.mapping(node, "`base`", BASE_KEYS, required=("adopt",))
+    if keys is None or "adopt" not in keys:
+        return None
+    adopt_node = keys["adopt"]
+    adopt: tuple[tuple[str, Location], ...] | None = None
+    if not (isinstance(adopt_node, yaml.ScalarNode) and adopt_node.value == "all"):
+        items = r.text_list(adopt_node, "`base: adopt` (`all`, or a list of answer ids)")
+        adopt = tuple((v, r.location(item)) for v, item in items or ())
+    disable = tuple((v, r.location(item)) for v, item in r.text_list(keys["disable"], "`base: disable`") or ()) \
+        if "disable" in keys else ()
+    facts = None
+    if "facts" in keys:
+        text = r.text(keys["facts"], "`base: facts`")
+        if text is not None:
+            facts = (folder / text).resolve()
+            if not facts.is_file():
+                r.error(keys["facts"], f"`base: facts`: file {facts} not found",
+                        "copy callbot/base/facts-modele.yaml next to callbot.yaml and fill it in")
+    return BaseSettings(adopt, disable, facts, r.location(node))
 
 
 def _transfer(r: YamlReader, node: yaml.Node | None) -> tuple[dict[str, TransferTarget], str | None]:
