@@ -91,6 +91,9 @@ class Report:
     - `latency_median_ms`, `latency_p95_ms`: over the turns whose latency was
       recorded (`latency_samples` of them; None when there is none). The 95th
       percentile is linearly interpolated.
+    - `clarifications`: turns with action 'clarify' (the bot asked which of
+      one or two answers the caller meant); `clarifications_declined`: replies
+      with action 'declined' (none of them).
     - `unanswered_turns`: turns with action 'nomatch' and a non-blank
       transcript; `unanswered_clusters`: those transcripts grouped by
       similarity (see `cluster_transcripts`), largest group first.
@@ -115,6 +118,8 @@ class Report:
     latency_samples: int
     unanswered_turns: int
     unanswered_clusters: tuple[Cluster, ...]
+    clarifications: int = 0  # clarifying questions asked ("Votre question concerne-t-elle A, ou B ?")
+    clarifications_declined: int = 0  # ... to which the caller said "non" or "aucun des deux"
 
     @property
     def days(self) -> int:
@@ -159,6 +164,9 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
             latencies = [row[0] for row in db.execute(
                 f"SELECT t.latency_ms FROM turns t JOIN calls c ON c.id = t.call_id"
                 f" WHERE {in_period} AND t.latency_ms IS NOT NULL", period)]
+            kinds = dict(db.execute(
+                f"SELECT t.action, count(*) FROM turns t JOIN calls c ON c.id = t.call_id"
+                f" WHERE {in_period} AND t.action IN ('clarify', 'declined') GROUP BY t.action", period).fetchall())
             unanswered = [row[0] for row in db.execute(
                 f"SELECT t.transcript FROM turns t JOIN calls c ON c.id = t.call_id"
                 f" WHERE {in_period} AND t.action = 'nomatch'"
@@ -210,6 +218,8 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
         latency_samples=len(latencies),
         unanswered_turns=len(transcripts),
         unanswered_clusters=cluster_transcripts(transcripts, similarity=similarity),
+        clarifications=kinds.get("clarify", 0),
+        clarifications_declined=kinds.get("declined", 0),
     )
 
 
@@ -328,6 +338,8 @@ def _key_figures(report: Report) -> list[tuple[str, str]]:
         ("Messages laissés", _int(report.messages)),
         ("Abandonnés (raccrochés)", _int(report.abandoned)),
         ("Erreurs techniques", _int(report.errors)),
+        ("Questions de précision posées", f"{_int(report.clarifications)} "
+                                           f"(dont {_int(report.clarifications_declined)} refusées)"),
         ("Latence par tour (médiane / 95 %)", latency),
     ]
 

@@ -95,7 +95,7 @@ def read_facts(settings: BaseSettings, diagnostics: list[Diagnostic]) -> dict[st
 def fill_facts(book: AnswerBook, config: Config, diagnostics: list[Diagnostic]) -> AnswerBook:
     """Put the commune's facts into every {placeholder}; an unfilled one is an error (the bot cannot say it)."""
     settings = config.base
-    facts = read_facts(settings, diagnostics) if settings else {}
+    facts = {"commune": config.commune, **(read_facts(settings, diagnostics) if settings else {})}
     where = settings.location if settings and settings.location else Location(str(config.path), 1, 1)
     filled = []
     for answer in book.answers:

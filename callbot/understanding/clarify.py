@@ -27,8 +27,8 @@ DECLINED = "declined"  # none of them: the dialog goes on with its escalation
 FRESH = "fresh"  # not a reply to the choices: understand it as a new question
 UNCLEAR = "unclear"  # "oui" to two choices: ask which one
 
-# A choice's score among the offered ones must reach this and lead the other by the margin (measured on the
-# replies a caller gives: the title's words or the question reworded).
+# A reply names a choice in its own words when its best answer overall is that choice, scoring at least this,
+# and ahead of the other choice by the margin.
 CHOICE_FLOOR = 0.2
 CHOICE_MARGIN = 0.05
 
@@ -92,9 +92,11 @@ def _by_words(matcher, choices: tuple[str, ...], titles: dict[str, str], text: s
     ranked_titles = sorted(choices, key=lambda c: -title_hits[c])
     if title_hits[ranked_titles[0]] and (len(choices) == 1 or title_hits[ranked_titles[0]] > title_hits[ranked_titles[1]]):
         return ranked_titles[0]
-    scores = matcher.scores_among(text, choices)
-    ranked = sorted(choices, key=lambda c: -scores[c])
-    lead = scores[ranked[0]] - (scores[ranked[1]] if len(ranked) > 1 else 0.0)
-    if scores[ranked[0]] >= CHOICE_FLOOR and lead >= CHOICE_MARGIN:
-        return ranked[0]
-    return None
+    # otherwise the reply's own best answer, if it is one of the choices and clearly ahead of the other
+    ranked = matcher.scores(text)
+    if not ranked or ranked[0][1] not in choices or ranked[0][0] < CHOICE_FLOOR:
+        return None
+    others = [score for score, answer in ranked[1:] if answer in choices]
+    if others and ranked[0][0] - others[0] < CHOICE_MARGIN:
+        return None
+    return ranked[0][1]

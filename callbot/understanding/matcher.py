@@ -268,11 +268,6 @@ class Matcher:
             return best, ranked[1][1]
         return (best,)
 
-    def scores_among(self, text: str, ids: tuple[str, ...]) -> dict[str, float]:
-        """Every listed answer's score for this transcript (0 when none of its words were heard)."""
-        found = {answer: score for score, answer in self.scores(text) if answer in ids}
-        return {answer: found.get(answer, 0.0) for answer in ids}
-
     def decide(self, text: str) -> Decision:
         """Answer, transfer or nomatch for one transcript."""
         ranked = self.scores(text)
