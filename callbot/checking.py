@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from callbot.base.adoption import BASE_SHEET
 from callbot.knowledge import Knowledge
 from callbot.sheets import NOMATCH, TRANSFER
 from callbot.understanding.matcher import ANSWER, Decision
@@ -99,6 +100,8 @@ def _check_questions(knowledge: Knowledge) -> list[Diagnostic]:
                                            f"question of `{answer.id}` means the same as a question of `{other[0]}` at {other[1]}",
                                            "reword one of them so that each answer has its own questions"))
             seen.setdefault(tokens, (answer.id, question.location))
+            if question.location.path == str(BASE_SHEET):
+                continue  # the common base's own questions are measured where it is written, not by each commune
             decision = knowledge.matcher.decide(question.text)
             if outcome(decision) not in (answer.id, TRANSFER):
                 problems.append(Diagnostic(question.location, WARNING,

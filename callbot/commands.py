@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from callbot.checking import check_behaviour
+from callbot.dialog import with_contractions
 from callbot.config import find_config
 from callbot.knowledge import Knowledge, load_knowledge, require_knowledge
 from callbot.understanding.matcher import CLARIFY, Decision
@@ -94,8 +95,8 @@ def clarifying_prompt(decision: Decision, knowledge: Knowledge) -> str | None:
         return None
     titles = [knowledge.book.by_id(c).spoken_title for c in decision.choices]
     if len(titles) == 1:
-        return knowledge.config.prompt("clarify_one", first=titles[0])
-    return knowledge.config.prompt("clarify_two", first=titles[0], second=titles[1])
+        return with_contractions(knowledge.config.prompt("clarify_one", first=titles[0]))
+    return with_contractions(knowledge.config.prompt("clarify_two", first=titles[0], second=titles[1]))
 
 
 def _as_json(decision: Decision, knowledge: Knowledge) -> str:

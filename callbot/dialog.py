@@ -19,6 +19,7 @@ Command semantics the runtime follows:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -161,6 +162,18 @@ class State(Enum):
 QUESTION = "question"  # a turn kind: the caller asks something
 CLARIFICATION_REPLY = "clarification_reply"  # a turn kind: the caller answers "A, ou B ?"
 MAX_CLARIFICATIONS = 2  # clarifying questions in a row before the bot asks to rephrase instead
+
+
+_CONTRACTIONS = ((re.compile(r"\bde le\b"), "du"), (re.compile(r"\bde les\b"), "des"),
+                 (re.compile(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUÉÈ])"), r"\1'\2"), (re.compile(r"\bà le\b"), "au"),
+                 (re.compile(r"\bà les\b"), "aux"))
+
+
+def with_contractions(text: str) -> str:
+    """French contractions where a title follows a preposition: "au sujet de le marché" -> "au sujet du marché"."""
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -309,7 +322,7 @@ class Dialog:
             key, values = "clarify_one", {"first": titles[choices[0]]}
         else:
             key, values = "clarify_two", {"first": titles[choices[0]], "second": titles[choices[1]]}
-        text = self.config.prompt(key, **values)
+        text = with_contractions(self.config.prompt(key, **values))
         return [Play(Prompt(f"prompt:{key}", text, static=False)), self._listen()]
 
     def _act_on(self, decision: Decision) -> list[Command]:

@@ -198,8 +198,9 @@ class _BookReader:
             return
         base = self.base.get(answer_id)
         if base is None and "questions" not in keys:
-            r.error(node, f"answer `{answer_id}` has no `questions`",
-                    "add `questions:` with a few ways a caller asks it (or use the id of an adopted base answer)")
+            r.error(node, "an answer: missing key `questions`",
+                    f"add `questions:` to `{answer_id}` with a few ways a caller asks it "
+                    "(or use the id of an answer of the common base that callbot.yaml adopts)")
             return
         if not _ID_PATTERN.match(answer_id):
             r.error(keys["id"], f"id `{answer_id}` may only hold lower-case letters without accents, digits and _",

@@ -98,21 +98,24 @@ def fill_facts(book: AnswerBook, config: Config, diagnostics: list[Diagnostic]) 
     facts = {"commune": config.commune, **(read_facts(settings, diagnostics) if settings else {})}
     where = settings.location if settings and settings.location else Location(str(config.path), 1, 1)
     filled = []
+    missing: dict[tuple[str, Location], list[str]] = {}
     for answer in book.answers:
         values = {}
         for field in ("answer", "title", "follow_up"):
             text = getattr(answer, field)
             if text:
                 values[field] = _fill(text, facts)
-        missing = sorted({m for v in values.values() for m in PLACEHOLDER.findall(v)})
-        for name in missing:
-            location = where if answer.origin == BASE else answer.location
-            facts_file = settings.facts.name if settings and settings.facts else "a facts file (`base: facts:`)"
-            diagnostics.append(Diagnostic(
-                location, ERROR, f"answer `{answer.id}` needs the fact {{{name}}}, which nobody filled in",
-                f"add `{name}: ...` to {facts_file}, write your own `answer:` for `{answer.id}` in a sheet, "
-                f"or add `{answer.id}` to `base: disable`"))
+        location = where if answer.origin == BASE else answer.location
+        for name in sorted({m for v in values.values() for m in PLACEHOLDER.findall(v)}):
+            missing.setdefault((name, location), []).append(answer.id)
         filled.append(replace(answer, **values))
+    facts_file = settings.facts.name if settings and settings.facts else "a facts file (`base: facts:` in callbot.yaml)"
+    for (name, location), ids in missing.items():
+        users = ", ".join(f"`{i}`" for i in ids)
+        diagnostics.append(Diagnostic(
+            location, ERROR, f"the fact {{{name}}} is not filled in; answer(s) {users} need it",
+            f"add `{name}: ...` to {facts_file}, write your own `answer:` for them in a sheet, "
+            "or add them to `base: disable`"))
     return replace(book, answers=tuple(filled))
 
 
