@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from callbot.base.adoption import BASE_SHEET
 from callbot.knowledge import Knowledge
-from callbot.sheets import NOMATCH, TRANSFER
+from callbot.sheets import BASE, NOMATCH, TRANSFER
 from callbot.understanding.matcher import ANSWER, Decision
 from callbot.yamlsource import ERROR, WARNING, Diagnostic
 
@@ -117,6 +117,8 @@ def _check_keywords(knowledge: Knowledge) -> list[Diagnostic]:
             owners[knowledge.matcher.normaliser.tokens(keyword)].add(answer.id)
     problems = []
     for answer in knowledge.book.answers:
+        if answer.origin == BASE:
+            continue  # staff cannot change the base's keywords; the clash is reported on their own answer's side
         for keyword in answer.keywords:
             tokens = knowledge.matcher.normaliser.tokens(keyword)
             if not tokens:
