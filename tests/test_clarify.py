@@ -141,3 +141,26 @@ def test_ask_conversation_reads_one_call_per_line(example):
 def test_ask_conversation_refuses_a_line_that_is_not_a_list(example):
     result = run_callbot("ask", "--config", str(example.config.path), "--conversation", stdin="bonjour\n")
     assert result.returncode == 1 and "JSON list" in result.stderr
+
+
+def test_goodbye_instead_of_a_choice_ends_the_call(dialog):
+    results = call(dialog, CallStarted(), Utterance(TWO_CHOICES), Utterance("non merci au revoir"))
+    assert results[2] == ["prompt:goodbye", "end:goodbye"]
+
+
+def test_a_call_logs_the_clarifying_question_and_the_reply(example):
+    from test_call_session import FakeLine, FakeSpeaker, RATE, ScriptedRecognizer, run
+
+    from callbot.call import CallSession
+
+    recognizer = ScriptedRecognizer()
+    dialog = Dialog(example.config, example.book, example.matcher, example.calendar, lambda: OPEN_HOURS)
+    session = CallSession("test", dialog, recognizer, FakeSpeaker(), FakeLine(), RATE)
+    session.start()
+    first = recognizer.say(1500, TWO_CHOICES)
+    second = recognizer.say(first + 6000, "la première")
+    run(session, second + 300)
+    assert [k for _, k in session.played][:3] == ["prompt:greeting", "prompt:clarify_two", "answer:voirie_eclairage"]
+    asked, reply = session.turns
+    assert (asked.kind, asked.action, asked.choices) == ("question", "clarify", ("voirie_eclairage", "urgence_astreinte"))
+    assert (reply.kind, reply.action, reply.answer) == ("clarification_reply", "answer", "voirie_eclairage")
