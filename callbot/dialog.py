@@ -207,6 +207,7 @@ class Dialog:
     _misunderstood: int = 0  # no-match turns in a row
     _unheard: int = 0  # no-input turns in a row
     _choices: tuple[str, ...] = ()  # the answers offered by the last clarifying question
+    _clarified: str = ""  # the question that led to it: a chosen dated answer reads its date there ("demain")
     _clarifications: int = 0  # clarifying questions in a row
 
     # -- entry point -------------------------------------------------------
@@ -264,7 +265,7 @@ class Dialog:
             return self._ask_clarification(self._choices)
         reply = read_reply(self.matcher, self._choices, self.book.titles(), text)
         if reply.kind == CHOSEN:
-            decision = self._chosen(text, reply.answer)
+            decision = self._chosen(f"{self._clarified} {text}", reply.answer)
         elif reply.kind == DECLINED:
             decision = Decision(text, DECLINED, None, 0.0, None, 0.0, best=self._choices[0], choices=self._choices)
         elif reply.kind == FRESH:
@@ -280,7 +281,7 @@ class Dialog:
             self.state = State.LISTENING
             return self._respond(None, decision)
         if decision.action == CLARIFY:
-            return self._clarify(decision)
+            return self._clarify(decision, from_question=False)
         return self._act_on(decision)
 
     def _chosen(self, text: str, answer_id: str) -> Decision:
@@ -307,11 +308,13 @@ class Dialog:
             return self._clarify(decision)
         return self._escalate_misunderstanding()
 
-    def _clarify(self, decision: Decision) -> list[Command]:
+    def _clarify(self, decision: Decision, from_question: bool = True) -> list[Command]:
         """Ask which of the plausible answers the caller means, rather than to rephrase blindly."""
         if self._clarifications >= MAX_CLARIFICATIONS:
             return self._escalate_misunderstanding()
         self._clarifications += 1
+        if from_question:
+            self._clarified = decision.text
         return self._ask_clarification(decision.choices)
 
     def _ask_clarification(self, choices: tuple[str, ...]) -> list[Command]:

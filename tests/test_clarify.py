@@ -8,7 +8,7 @@ from callbot.conversation import replay
 from callbot.dialog import CallStarted, Dialog, NoInput, State, Utterance
 from callbot.understanding.clarify import CHOSEN, DECLINED, FRESH, UNCLEAR, read_reply
 from conftest import OPEN_HOURS, run_callbot
-from test_dialog import call
+from test_dialog import call, said
 
 # Transcripts of the example commune that the matcher is not confident about, but whose candidates are plausible
 # (found with `callbot ask`; their choices are asserted below, so a matcher change that moves them fails here).
@@ -164,3 +164,16 @@ def test_a_call_logs_the_clarifying_question_and_the_reply(example):
     asked, reply = session.turns
     assert (asked.kind, asked.action, asked.choices) == ("question", "clarify", ("voirie_eclairage", "urgence_astreinte"))
     assert (reply.kind, reply.action, reply.answer) == ("clarification_reply", "answer", "voirie_eclairage")
+
+
+def test_a_dated_answer_chosen_after_clarification_reads_the_date_of_the_question(dialog):
+    from callbot.understanding.matcher import Decision
+
+    dialog.handle(CallStarted())
+    # the matcher's hesitation, as it would come for "vous êtes ouverts demain ou c est où"
+    hesitation = Decision("vous êtes ouverts demain ou c est où", "clarify", None, 0.5, "contact_mairie", 0.45,
+                          best="horaires_mairie", choices=("horaires_mairie", "contact_mairie"))
+    assert said(dialog._respond(None, hesitation)) == ["prompt:clarify_two", "Listen"]
+    commands = dialog.handle(Utterance("la première"))
+    assert commands[0].prompt.key == "dated:horaires_mairie"
+    assert commands[0].prompt.text.startswith("Demain, la mairie est ouverte")
