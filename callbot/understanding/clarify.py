@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from callbot.sheets import TRANSFER
 from callbot.understanding.control import Control, detect_control
-from callbot.understanding.matcher import ANSWER
+from callbot.understanding.matcher import ANSWER, Matcher
 from callbot.understanding.person import canonical_text
 
 CHOSEN = "chosen"  # the caller picked one of the choices
@@ -48,7 +48,7 @@ class Reply:
     answer: str | None = None  # the chosen answer id, when kind is CHOSEN
 
 
-def read_reply(matcher, choices: tuple[str, ...], titles: dict[str, str], text: str) -> Reply:
+def read_reply(matcher: Matcher, choices: tuple[str, ...], titles: dict[str, str], text: str) -> Reply:
     """The caller's reply to "A, ou B ?" (or "A, c'est bien ça ?" for one choice)."""
     words = canonical_text(text)
     if not words:
@@ -83,7 +83,7 @@ def _by_place(words: str, choices: tuple[str, ...]) -> str | None:
     return None
 
 
-def _by_words(matcher, choices: tuple[str, ...], titles: dict[str, str], text: str) -> str | None:
+def _by_words(matcher: Matcher, choices: tuple[str, ...], titles: dict[str, str], text: str) -> str | None:
     """The choice the reply names: its title's words count, then its vocabulary, among the offered ones only."""
     heard = set(matcher.heard_tokens(text))
     if not heard:
