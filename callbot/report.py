@@ -94,8 +94,8 @@ class Report:
     - `clarifications`: turns with action 'clarify' (the bot asked which of
       one or two answers the caller meant); `clarifications_declined`: replies
       with action 'declined' (none of them).
-    - `unanswered_turns`: turns with action 'nomatch' and a non-blank
-      transcript; `unanswered_clusters`: those transcripts grouped by
+    - `unanswered_turns`: turns with action 'nomatch', or 'clarify' followed
+      by a 'declined' reply, and a non-blank transcript; `unanswered_clusters`: those transcripts grouped by
       similarity (see `cluster_transcripts`), largest group first.
     """
 
@@ -167,9 +167,11 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
             kinds = dict(db.execute(
                 f"SELECT t.action, count(*) FROM turns t JOIN calls c ON c.id = t.call_id"
                 f" WHERE {in_period} AND t.action IN ('clarify', 'declined') GROUP BY t.action", period).fetchall())
+            # a question whose clarifying question the caller declined was not answered either
             unanswered = [row[0] for row in db.execute(
                 f"SELECT t.transcript FROM turns t JOIN calls c ON c.id = t.call_id"
-                f" WHERE {in_period} AND t.action = 'nomatch'"
+                f" LEFT JOIN turns n ON n.call_id = t.call_id AND n.turn = t.turn + 1"
+                f" WHERE {in_period} AND (t.action = 'nomatch' OR (t.action = 'clarify' AND n.action = 'declined'))"
                 f" ORDER BY c.started_at, t.call_id, t.turn", period)]
     except sqlite3.DatabaseError as error:
         raise ValueError(f"{db_path} is not a readable call journal: {error}") from error

@@ -507,7 +507,7 @@ def test_the_report_command_reads_the_configured_journal(tmp_path):
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_clarifying_questions_are_counted_and_not_listed_as_unanswered(tmp_path):
+def test_clarifying_questions_are_counted_and_declined_ones_listed_as_unanswered(tmp_path):
     journal = Journal(tmp_path / "calls.sqlite")
     journal.call("a", "2026-12-01T10:00:00", "answered", [
         ("je travaille le samedi", "clarify", None, 300.0), ("la première", "answer", "horaires_mairie", 300.0)])
@@ -517,5 +517,6 @@ def test_clarifying_questions_are_counted_and_not_listed_as_unanswered(tmp_path)
     journal.close()
     built = build_report(tmp_path / "calls.sqlite", date(2026, 12, 1), date(2026, 12, 1))
     assert (built.clarifications, built.clarifications_declined) == (2, 1)
-    assert built.unanswered_turns == 0 and built.handled_without_person == 1
+    assert built.unanswered_turns == 1 and built.unanswered_clusters[0].representative == "les papiers"
+    assert built.handled_without_person == 1
     assert "Questions de précision posées : 2 (dont 1 refusées)" in " ".join(render_text(built).split())
