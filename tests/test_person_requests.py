@@ -29,6 +29,10 @@ ASKS_FOR_PERSON = [
     "est ce qu il y a quelqu un à qui je peux parler",
     "je voudrais vous parler de vive voix",
     "passez moi le stand art",  # "standard" as recognition splits it
+    "zéro",  # what the greeting says to press, said instead
+    "est ce que quelqu un peut me rappeler",
+    "passez moi le service urbanisme",
+    "vous pouvez me passer un collègue",
 ]
 
 NOT_A_PERSON_REQUEST = [
@@ -43,6 +47,9 @@ NOT_A_PERSON_REQUEST = [
     "je voudrais déclarer le décès de la personne qui habitait chez moi",
     "la personne qui s occupe de la cantine m a dit de rappeler",
     "je voudrais m adresser à la mairie pour un permis de construire",
+    "il y a quelqu un qui a trouvé mes clés",
+    "je dois passer au service urbanisme pour mon permis",
+    "le zéro déchet",
 ]
 
 

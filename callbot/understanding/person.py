@@ -21,7 +21,8 @@ _RECEPTION = r"accueil(?! de loisirs| peri| du centre| de jour| des enfants)"
 # contact, because "accueil de loisirs" and "accueil périscolaire" are services.
 _PEOPLE = (r"quelqu un|une? (?:vraie? )?personnes?|(?:la|les) personnes? qui|personne physique|(?:un |une )?(?:etre )?humaine?s?|"
            r"(?:un |une |l |le |la |les )?(?:agent|agente|agents|conseiller|conseillere|operateur|operatrice|"
-           r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|hotesse|standard|stand art|"
+           r"standardiste|secretaire|secretariat|secretaria|employe|employee|interlocuteur|interlocutrice|hotesse|standard|"
+           r"stand art|collegue|"
            rf"{_RECEPTION}|responsable|dame)")
 _CONTACT_VERBS = (r"parler|parle|discuter|causer|avoir|joindre|passer|passez|passe|transferer|transferez|mettre en relation|"
                   r"mettez|metter|mettre|contacter|eu|avoir affaire|voir|rappeler|rappelle|rappeliez|rappeler|"
@@ -47,6 +48,14 @@ _BUILT_IN_PATTERNS = (
     # refusing the machine: "pas un robot", "marre de parler a une machine"
     r"\b(?:pas|marre|arretez|stop)\b(?: \w+){0,5} (?:robot|machine|repondeur|ordinateur|automate|serveur vocal)\b",
     r"\b(?:vraie personne|etre humain|personne en chair|quelqu un (?:de )?(?:vivant|reel|vrai)|de vive voix)\b",
+    # what the greeting says to press, said instead: "zéro"
+    r"^(?:(?:oui|allo|bonjour|euh|je tape|je fais|le) )*zero$",
+    # a call back by someone: "quelqu un peut me rappeler", "j aimerais qu on me rappelle"
+    r"\bquelqu un (?:peut|pourrait|pourra|pour) (?:me )?(?:rappeler|recontacter)\b|\bqu on me rappelle\b|"
+    r"\betre rappele(?:e)?\b",
+    # the mairie itself, or one of its services, as whom to be put through to: "passez moi le service urbanisme"
+    r"\b(?:passez moi|me passer|transferez moi|me transferer|mettez moi avec) (?:le |la |l )?service\b",
+    r"\b(?:parler|joindre|passez moi|me passer)(?: a| avec)? (?:la )?mairie$",
     # being put through, whoever to: "transferez moi", "pouvez vous me mettre en relation"
     r"\b(?:me transferer|me transferez|transferez moi|transferer moi|me mettre en relation|mettez moi en relation)\b",
     # "quelqu un a qui je peux parler", "quelqu un avec qui parler"
@@ -91,7 +100,7 @@ _FILLERS = frozenset("euh heu hum hm hmm ben bah beh".split())
 _REQUEST_WORDS = tuple(sorted(set("""
     personne personnes accueil standard standardiste secretaire secretariat conseiller conseillere operateur
     operatrice interlocuteur interlocutrice humain humaine relation responsable transferer transferez parler causer
-    discuter joindre passer passez mettez voudrais aimerais souhaite robot machine repondeur
+    discuter joindre passer passez mettez voudrais aimerais souhaite robot machine repondeur collegue
 """.split())))
 _SPELLED_AS = {"voudrait": "voudrais", "voudrai": "voudrais", "parlez": "parler", "parlee": "parler",
                "quelqun": "quelqu un", "quelquun": "quelqu un", "quelque un": "quelqu un"}
