@@ -190,8 +190,7 @@ class Matcher:
                     if best is None or similarity * strength > best[0]:
                         heard[index][token] = (similarity * strength, vocab_token)
         totals = _Totals.of(token_weight)
-        partial = sorted(((self._coverage(self._entries[i], matches, token_weight, totals), i)
-                          for i, matches in heard.items()), reverse=True)
+        partial = self._coverages(heard, token_weight, totals)
         results: list[tuple[float, str]] = []
         best: list[float] = []  # with best_only: the best scores found so far, lowest first
         for cheap, i in partial:
@@ -259,18 +258,25 @@ class Matcher:
         # a lexicon concept that no answer uses names another matter ("#carte_grise"): strong evidence against
         return 1.0 if token.startswith("#") else UNKNOWN_WORD_WEIGHT
 
-    def _coverage(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
-                  totals: "_Totals") -> float:
-        """The score's cheap part: how much of what was heard this answer explains, and the keyword bonus."""
-        evidence = explained = 0.0
-        for token, (similarity, _) in matches.items():
-            evidence += token_weight[token] * similarity
-            explained += totals.unexplained_weight[token] * similarity
-        # what the answer leaves unexplained: every heard token's weight, less the part this answer matches
-        unexplained = totals.unexplained - explained
-        score = evidence / (evidence + EVIDENCE_NEEDED + unexplained)
-        bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
-        return COVERAGE_SHARE * score + bonus
+    def _coverages(self, heard: dict[int, dict[str, tuple[float, str]]], token_weight: dict[str, float],
+                   totals: "_Totals") -> list[tuple[float, int]]:
+        """Each answer's cheap part of the score, best first: how much of what was heard it explains, and the
+        keyword bonus. One tight loop, since every answer sharing a word with the caller goes through it."""
+        unexplained_weight, entries = totals.unexplained_weight, self._entries
+        partial = []
+        for index, matches in heard.items():
+            evidence = explained = bonus = 0.0
+            keywords = entries[index].keywords
+            for token, (similarity, vocab_token) in matches.items():
+                evidence += token_weight[token] * similarity
+                explained += unexplained_weight[token] * similarity
+                if similarity >= 0.9 and vocab_token in keywords:
+                    bonus = KEYWORD_BONUS
+            # what the answer leaves unexplained: every heard token's weight, less the part this answer matches
+            unexplained = totals.unexplained - explained
+            partial.append((COVERAGE_SHARE * evidence / (evidence + EVIDENCE_NEEDED + unexplained) + bonus, index))
+        partial.sort(reverse=True)
+        return partial
 
     @staticmethod
     def _closeness(entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
