@@ -61,6 +61,8 @@ class TurnLog:
     runner_up: str | None = None
     runner_up_score: float | None = None
     control: str | None = None
+    kind: str = "question"  # or "clarification_reply": the caller answering "Votre question concerne-t-elle A, ou B ?"
+    choices: tuple[str, ...] = ()  # the answers a clarifying question offered (action "clarify")
     reply_first_frame_ms: int | None = None  # call time when the reply's first frame left
     processing_ms: float | None = None  # wall time from the end of utterance detected to the reply's first frame
 
@@ -220,9 +222,11 @@ class CallSession:
         if record is not None:
             decision = record.decision
             turn.control = record.control
+            turn.kind = record.kind
             if decision is not None:
                 turn.action, turn.answer, turn.score = decision.action, decision.answer, decision.score
                 turn.runner_up, turn.runner_up_score = decision.runner_up, decision.runner_up_score
+                turn.choices = decision.choices
         self._turn_waiting_reply = turn
         self._turn_ready_at = detected
         # what the caller said is personal data: only its outcome goes to the log

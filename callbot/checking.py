@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from callbot.base.adoption import BASE_SHEET
 from callbot.knowledge import Knowledge
-from callbot.sheets import NOMATCH, TRANSFER
+from callbot.sheets import BASE, NOMATCH, TRANSFER
 from callbot.understanding.matcher import Decision
 from callbot.yamlsource import ERROR, WARNING, Diagnostic
 
@@ -35,12 +36,41 @@ def describe(decision: Decision) -> str:
 
 
 def check_behaviour(knowledge: Knowledge) -> list[Diagnostic]:
-    return [*_check_examples(knowledge), *_check_questions(knowledge), *_check_keywords(knowledge)]
+    return [*_check_examples(knowledge), *_check_questions(knowledge), *_check_keywords(knowledge),
+            *_check_titles(knowledge), *_check_local_texts(knowledge)]
+
+
+def _check_titles(knowledge: Knowledge) -> list[Diagnostic]:
+    """Clarifying questions name answers by their titles: every answer needs one."""
+    return [Diagnostic(a.location, WARNING, f"answer `{a.id}` has no `title`; a clarifying question would call it "
+                                            f"\"{a.spoken_title}\"",
+                       f"add a short spoken title with its article, e.g. `title: la {a.spoken_title}` or "
+                       f"`title: les {a.spoken_title}`, as a caller would say it after « votre question concerne »")
+            for a in knowledge.book.answers if not a.title]
+
+
+def _check_local_texts(knowledge: Knowledge) -> list[Diagnostic]:
+    """Adopted base answers whose generic text should be replaced by the commune's own."""
+    where = knowledge.config.base.location if knowledge.config.base else None
+    return [Diagnostic(where or a.location, WARNING,
+                       f"base answer `{a.id}` needs your commune's own text; callers hear the general one for now",
+                       f"in a sheet, add `- id: {a.id}` with your own `answer:`")
+            for a in knowledge.book.answers if a.needs_local_text and not a.local_text]
 
 
 def _check_examples(knowledge: Knowledge) -> list[Diagnostic]:
+    from callbot.conversation import replay
+
     problems = []
     for example in knowledge.book.examples:
+        if example.conversation:
+            ended = replay(knowledge, list(example.turns))
+            if ended.outcome != example.expect:
+                got = ended.answer or ended.action
+                problems.append(Diagnostic(example.location, ERROR,
+                                           f"call {list(example.turns)} ends with `{got}`, expected `{example.expect}`",
+                                           "add a question or keyword to the expected answer, or check its title"))
+            continue
         decision = knowledge.matcher.decide(example.text)
         if outcome(decision) != example.expect:
             hint = (f"add a question or keyword close to this phrasing to `{example.expect}`"
@@ -70,6 +100,8 @@ def _check_questions(knowledge: Knowledge) -> list[Diagnostic]:
                                            f"question of `{answer.id}` means the same as a question of `{other[0]}` at {other[1]}",
                                            "reword one of them so that each answer has its own questions"))
             seen.setdefault(tokens, (answer.id, question.location))
+            if question.location.path == str(BASE_SHEET):
+                continue  # the common base's own questions are measured where it is written, not by each commune
             decision = knowledge.matcher.decide(question.text)
             if outcome(decision) not in (answer.id, TRANSFER):
                 problems.append(Diagnostic(question.location, WARNING,
@@ -85,6 +117,8 @@ def _check_keywords(knowledge: Knowledge) -> list[Diagnostic]:
             owners[knowledge.matcher.normaliser.tokens(keyword)].add(answer.id)
     problems = []
     for answer in knowledge.book.answers:
+        if answer.origin == BASE:
+            continue  # staff cannot change the base's keywords; the clash is reported on their own answer's side
         for keyword in answer.keywords:
             tokens = knowledge.matcher.normaliser.tokens(keyword)
             if not tokens:

@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="show what the bot would do with a transcript")
     _add_common(ask)
     ask.add_argument("--json", action="store_true", help="one JSON object per result")
+    ask.add_argument("--conversation", action="store_true",
+                     help="each line (or TEXT) is one call: a JSON list of the caller's turns; prints one JSON object "
+                          "per call (final action, answer, target, number of turns, every turn's decision)")
     ask.add_argument("text", nargs="?", metavar="TEXT",
                      help="the transcript; without it, one transcript per line is read from standard input")
     ask.set_defaults(run=commands.ask)

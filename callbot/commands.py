@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from callbot.checking import check_behaviour
+from callbot.dialog import with_contractions
 from callbot.config import find_config
 from callbot.knowledge import Knowledge, load_knowledge, require_knowledge
-from callbot.understanding.matcher import Decision
+from callbot.understanding.matcher import CLARIFY, Decision
 from callbot.yamlsource import ERROR, WARNING, ConfigError, Diagnostic
 
 EXIT_OK = 0
@@ -56,7 +57,9 @@ def ask(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_diagnostics(list(exc.diagnostics))
         return EXIT_INVALID
-    render = _as_json if args.json else (lambda d: _as_text(d, knowledge))
+    if args.conversation:
+        return _ask_conversations(knowledge, args.text)
+    render = (lambda d: _as_json(d, knowledge)) if args.json else (lambda d: _as_text(d, knowledge))
     if args.text is not None:
         print(render(knowledge.matcher.decide(args.text)))
         return EXIT_OK
@@ -66,14 +69,49 @@ def ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _as_json(decision: Decision) -> str:
-    return json.dumps(decision.as_dict(), ensure_ascii=False)
+def _ask_conversations(knowledge: Knowledge, text: str | None) -> int:
+    """One call per line, as a JSON list of the caller's turns; one JSON object per call."""
+    from callbot.conversation import replay
+
+    lines = [text] if text is not None else sys.stdin
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            turns = json.loads(line)
+            if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
+                raise ValueError
+        except ValueError:
+            print(f"callbot: line {number}: expected a JSON list of the caller's turns, "
+                  f"like [\"je voudrais un papier pour mon fils\", \"la carte d'identité\"]", file=sys.stderr)
+            return EXIT_INVALID
+        print(json.dumps(replay(knowledge, turns).as_dict(), ensure_ascii=False), flush=True)
+    return EXIT_OK
+
+
+def clarifying_prompt(decision: Decision, knowledge: Knowledge) -> str | None:
+    """What the bot would ask for a `clarify` decision."""
+    if decision.action != CLARIFY:
+        return None
+    titles = [knowledge.book.by_id(c).spoken_title for c in decision.choices]
+    if len(titles) == 1:
+        return with_contractions(knowledge.config.prompt("clarify_one", first=titles[0]))
+    return with_contractions(knowledge.config.prompt("clarify_two", first=titles[0], second=titles[1]))
+
+
+def _as_json(decision: Decision, knowledge: Knowledge) -> str:
+    fields = decision.as_dict()
+    if decision.action == CLARIFY:
+        fields["prompt"] = clarifying_prompt(decision, knowledge)
+    return json.dumps(fields, ensure_ascii=False)
 
 
 def _as_text(decision: Decision, knowledge: Knowledge) -> str:
     runner_up = f", next: {decision.runner_up} {decision.runner_up_score:.2f}" if decision.runner_up else ""
     candidate = decision.answer or (f"- (closest: {decision.best})" if decision.best else "-")
     head = f"{decision.action} {candidate} (score {decision.score:.2f}{runner_up})"
+    if decision.action == CLARIFY:
+        head += "\n  " + clarifying_prompt(decision, knowledge)
     if decision.action == "transfer":
         head += f" -> {decision.target}"
     if decision.answer:

@@ -21,8 +21,8 @@ from callbot.yamlsource import ERROR, ConfigError, Diagnostic, Location, YamlRea
 if TYPE_CHECKING:  # callbot.dated imports this module
     from callbot.dated import CalendarSettings
 
-CONFIG_KEYS = ("commune", "answers", "understanding", "transfer", "prompts", "dialog", "speech", "sip", "messages",
-               "calendar", "journal", "metrics", "console")
+CONFIG_KEYS = ("commune", "answers", "base", "understanding", "transfer", "prompts", "dialog", "speech", "sip",
+               "messages", "calendar", "journal", "metrics", "console")
 CONSOLE_KEYS = ("listen", "state", "service", "service_pid_file", "behind_proxy")
 JOURNAL_KEYS = ("path", "retention_days", "caller_number")
 METRICS_KEYS = ("listen",)
@@ -35,8 +35,9 @@ CODECS = ("PCMA", "PCMU", "G722")
 SPEECH_KEYS = ("vosk_model", "voice", "cache", "phrase_hints", "end_silence_ms")
 DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_speed", "max_message_seconds",
                "messages")
-UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests")
+UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests", "clarify_floor", "clarify_window")
 TRANSFER_KEYS = ("reception", "targets")
+BASE_KEYS = ("adopt", "disable", "facts")
 TARGET_KEYS = ("uri", "description", "hours")
 
 # Where `callbot` looks when --config is not given, in this order.
@@ -46,6 +47,9 @@ EXAMPLE_CONFIG = Path(__file__).parent / "example" / "callbot.yaml"
 
 DEFAULT_THRESHOLD = 0.55
 DEFAULT_MARGIN = 0.03
+# Clarifying questions (see matcher.clarification_choices), measured on tests/corpus/dev*.tsv
+DEFAULT_CLARIFY_FLOOR = 0.40
+DEFAULT_CLARIFY_WINDOW = 0.10
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,22 @@ class TransferTarget:
 
 
 @dataclass(frozen=True)
+class BaseSettings:
+    """Which answers of the common base (callbot/base/) the commune uses, and its facts file."""
+
+    adopt: tuple[tuple[str, Location], ...] | None  # None: every answer of the base
+    disable: tuple[tuple[str, Location], ...] = ()
+    facts: Path | None = None  # `name: text` lines filling the base's {placeholders}
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class UnderstandingSettings:
     threshold: float = DEFAULT_THRESHOLD  # below this score the bot does not answer
     margin: float = DEFAULT_MARGIN  # the best answer must lead the runner-up by this much
     person_requests: tuple[str, ...] = ()  # staff's own phrases that mean "a person, please"
+    clarify_floor: float = DEFAULT_CLARIFY_FLOOR  # below the threshold but above this: ask "X, or Y?"
+    clarify_window: float = DEFAULT_CLARIFY_WINDOW  # the runner-up is offered too when this close to the best
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,7 @@ class Config:
     journal: JournalSettings | None = None  # no journal unless configured
     metrics_listen: tuple[str, int] | None = None  # Prometheus endpoint, off unless configured
     console: ConsoleSettings = ConsoleSettings()
+    base: BaseSettings | None = None  # no common base unless adopted
 
     def prompt(self, key: str, **values: str) -> str:
         """A prompt's text with its placeholders filled."""
@@ -224,10 +241,11 @@ def load_config(path: Path, diagnostics: list[Diagnostic]) -> Config | None:
     journal = _journal(reader, keys["journal"], path.parent) if "journal" in keys else None
     metrics = _metrics(reader, keys["metrics"]) if "metrics" in keys else None
     console = _console(reader, keys["console"], path.parent) if "console" in keys else ConsoleSettings()
+    base = _base(reader, keys["base"], path.parent) if "base" in keys else None
     if any(d.severity == ERROR for d in diagnostics) or commune is None or answers is None:
         return None
     return Config(path, commune, (path.parent / answers), understanding, targets, reception, prompts, dialog, speech,
-                  sip, messages, calendar, office_policy, journal, metrics, console)
+                  sip, messages, calendar, office_policy, journal, metrics, console, base)
 
 
 def require_config(path: Path) -> Config:
@@ -245,11 +263,37 @@ def _understanding(r: YamlReader, node: yaml.Node | None) -> UnderstandingSettin
     threshold = r.number(keys["threshold"], "`threshold`", 0.0, 1.0) if "threshold" in keys else None
     margin = r.number(keys["margin"], "`margin`", 0.0, 1.0) if "margin" in keys else None
     phrases = r.text_list(keys["person_requests"], "`person_requests`") if "person_requests" in keys else []
+    floor = r.number(keys["clarify_floor"], "`clarify_floor`", 0.0, 1.0) if "clarify_floor" in keys else None
+    window = r.number(keys["clarify_window"], "`clarify_window`", 0.0, 1.0) if "clarify_window" in keys else None
     return UnderstandingSettings(
         DEFAULT_THRESHOLD if threshold is None else threshold,
         DEFAULT_MARGIN if margin is None else margin,
         tuple(v for v, _ in phrases or ()),
+        DEFAULT_CLARIFY_FLOOR if floor is None else floor,
+        DEFAULT_CLARIFY_WINDOW if window is None else window,
     )
+
+
+def _base(r: YamlReader, node: yaml.Node, folder: Path) -> BaseSettings | None:
+    keys = r.mapping(node, "`base`", BASE_KEYS, required=("adopt",))
+    if keys is None or "adopt" not in keys:
+        return None
+    adopt_node = keys["adopt"]
+    adopt: tuple[tuple[str, Location], ...] | None = None
+    if not (isinstance(adopt_node, yaml.ScalarNode) and adopt_node.value == "all"):
+        items = r.text_list(adopt_node, "`base: adopt` (`all`, or a list of answer ids)")
+        adopt = tuple((v, r.location(item)) for v, item in items or ())
+    disable = tuple((v, r.location(item)) for v, item in r.text_list(keys["disable"], "`base: disable`") or ()) \
+        if "disable" in keys else ()
+    facts = None
+    if "facts" in keys:
+        text = r.text(keys["facts"], "`base: facts`")
+        if text is not None:
+            facts = (folder / text).resolve()
+            if not facts.is_file():
+                r.error(keys["facts"], f"`base: facts`: file {facts} not found",
+                        "copy callbot/base/facts-modele.yaml next to callbot.yaml and fill it in")
+    return BaseSettings(adopt, disable, facts, r.location(node))
 
 
 def _transfer(r: YamlReader, node: yaml.Node | None) -> tuple[dict[str, TransferTarget], str | None]:

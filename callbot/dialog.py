@@ -19,6 +19,7 @@ Command semantics the runtime follows:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -27,8 +28,9 @@ from typing import Any, Callable
 from callbot.config import Config
 from callbot.dated import MairieCalendar
 from callbot.sheets import TRANSFER, AnswerBook
+from callbot.understanding.clarify import CHOSEN, DECLINED, FRESH, read_reply
 from callbot.understanding.control import Control, detect_control
-from callbot.understanding.matcher import ANSWER, Decision, Matcher
+from callbot.understanding.matcher import ANSWER, CLARIFY, Decision, Matcher
 from callbot.understanding.person import canonical_text
 
 # Words that show the caller is listening, not taking the floor: they never cut a prompt.
@@ -151,18 +153,42 @@ class State(Enum):
     LISTENING = "listening"  # waiting for a question
     ASKED_MORE = "asked_more"  # "Avez-vous une autre question ?" was asked
     OFFERED_FOLLOW_UP = "offered_follow_up"  # an answer's own yes/no follow-up was asked
+    CLARIFYING = "clarifying"  # "Votre question concerne-t-elle A, ou B ?" was asked
     TRANSFERRING = "transferring"
     RECORDING = "recording"
     ENDED = "ended"
 
 
+QUESTION = "question"  # a turn kind: the caller asks something
+CLARIFICATION_REPLY = "clarification_reply"  # a turn kind: the caller answers "A, ou B ?"
+MAX_CLARIFICATIONS = 2  # clarifying questions in a row before the bot asks to rephrase instead
+
+
+_CONTRACTIONS = ((re.compile(r"\bde le\b"), "du"), (re.compile(r"\bde les\b"), "des"),
+                 (re.compile(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUÉÈ])"), r"\1'\2"), (re.compile(r"\bà le\b"), "au"),
+                 (re.compile(r"\bà les\b"), "aux"))
+
+
+def with_contractions(text: str) -> str:
+    """French contractions where a title follows a preposition: "au sujet de le marché" -> "au sujet du marché"."""
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 @dataclass(frozen=True)
 class Turn:
-    """What the bot made of one caller utterance, for the call's log."""
+    """What the bot made of one caller utterance, for the call's log.
+
+    For a reply to a clarifying question, `decision` is what the reply settled: `answer` (or
+    `transfer`) with the chosen id, `declined` ("non", "aucun des deux"), or the decision of a
+    fresh question.
+    """
 
     transcript: str
     control: str | None
     decision: Decision | None
+    kind: str = QUESTION
 
 
 @dataclass
@@ -180,6 +206,9 @@ class Dialog:
     _last_answer: Prompt | None = None
     _misunderstood: int = 0  # no-match turns in a row
     _unheard: int = 0  # no-input turns in a row
+    _choices: tuple[str, ...] = ()  # the answers offered by the last clarifying question
+    _clarified: str = ""  # the question that led to it: a chosen dated answer reads its date there ("demain")
+    _clarifications: int = 0  # clarifying questions in a row
 
     # -- entry point -------------------------------------------------------
     def handle(self, event: Event) -> list[Command]:
@@ -209,7 +238,7 @@ class Dialog:
         return [self._play("greeting"), self._listen()]
 
     def _on_speaking(self, event: CallerSpeaking) -> list[Command]:
-        if self.state not in (State.LISTENING, State.ASKED_MORE, State.OFFERED_FOLLOW_UP):
+        if self.state not in (State.LISTENING, State.ASKED_MORE, State.OFFERED_FOLLOW_UP, State.CLARIFYING):
             return []
         words = [w for w in canonical_text(event.partial).split() if w not in BACKCHANNELS]
         long_enough = len(words) >= BARGE_IN_MIN_WORDS or (words and event.speech_ms >= BARGE_IN_MIN_SPEECH_MS)
@@ -222,10 +251,43 @@ class Dialog:
         if not text:
             return self._on_no_input(NoInput())
         control = detect_control(text)
+        self._unheard = 0
+        if self.state is State.CLARIFYING:
+            return self._on_clarification_reply(text, control)
         decision = self.matcher.decide(text)
         self.turns.append(Turn(text, control.value if control else None, decision))
-        self._unheard = 0
         return self._respond(control, decision)
+
+    def _on_clarification_reply(self, text: str, control: Control | None) -> list[Command]:
+        """The caller answers "A, ou B ?": a choice, "non"/"aucun", or a new question."""
+        if control in (Control.REPEAT, Control.SLOWER):
+            self.turns.append(Turn(text, control.value, None, CLARIFICATION_REPLY))
+            return self._ask_clarification(self._choices)
+        reply = read_reply(self.matcher, self._choices, self.book.titles(), text)
+        if reply.kind == CHOSEN:
+            decision = self._chosen(f"{self._clarified} {text}", reply.answer)
+        elif reply.kind == DECLINED:
+            decision = Decision(text, DECLINED, None, 0.0, None, 0.0, best=self._choices[0], choices=self._choices)
+        elif reply.kind == FRESH:
+            decision = self.matcher.decide(text)
+        else:  # "oui" to two choices: ask which one, once
+            decision = Decision(text, CLARIFY, None, 0.0, None, 0.0, best=self._choices[0], choices=self._choices)
+        self.turns.append(Turn(text, control.value if control else None, decision, CLARIFICATION_REPLY))
+        if reply.kind == DECLINED:
+            return self._escalate_misunderstanding(after_clarification=True)
+        if reply.kind == FRESH:
+            if control is Control.GOODBYE and decision.action not in (ANSWER, TRANSFER):
+                return self._end("goodbye", say="goodbye")
+            self.state = State.LISTENING
+            return self._respond(None, decision)
+        if decision.action == CLARIFY:
+            return self._clarify(decision, from_question=False)
+        return self._act_on(decision)
+
+    def _chosen(self, text: str, answer_id: str) -> Decision:
+        answer = self.book.by_id(answer_id)
+        action, target = (TRANSFER, answer.transfer) if answer.transfer else (ANSWER, None)
+        return Decision(text, action, answer_id, 1.0, None, 0.0, target, answer_id)
 
     def _respond(self, control: Control | None, decision: Decision) -> list[Command]:
         understood = decision.action in (ANSWER, TRANSFER)
@@ -242,10 +304,33 @@ class Dialog:
         if self.state is State.ASKED_MORE and control is Control.YES:
             self.state = State.LISTENING
             return [self._play("listening"), self._listen()]
+        if decision.action == CLARIFY:
+            return self._clarify(decision)
         return self._escalate_misunderstanding()
+
+    def _clarify(self, decision: Decision, from_question: bool = True) -> list[Command]:
+        """Ask which of the plausible answers the caller means, rather than to rephrase blindly."""
+        if self._clarifications >= MAX_CLARIFICATIONS:
+            return self._escalate_misunderstanding()
+        self._clarifications += 1
+        if from_question:
+            self._clarified = decision.text
+        return self._ask_clarification(decision.choices)
+
+    def _ask_clarification(self, choices: tuple[str, ...]) -> list[Command]:
+        self._choices = choices
+        self.state = State.CLARIFYING
+        titles = self.book.titles()
+        if len(choices) == 1:
+            key, values = "clarify_one", {"first": titles[choices[0]]}
+        else:
+            key, values = "clarify_two", {"first": titles[choices[0]], "second": titles[choices[1]]}
+        text = with_contractions(self.config.prompt(key, **values))
+        return [Play(Prompt(f"prompt:{key}", text, static=False)), self._listen()]
 
     def _act_on(self, decision: Decision) -> list[Command]:
         self._misunderstood = 0
+        self._clarifications = 0
         if decision.answer is None:  # a transfer without an answer (an ANSWER always names its answer)
             return self._transfer(decision.target)
         answer = self.book.by_id(decision.answer)
@@ -281,14 +366,19 @@ class Dialog:
         if self.state in (State.ASKED_MORE, State.OFFERED_FOLLOW_UP):
             # silence after "anything else?" means the caller has what they needed
             return self._end("goodbye", say="goodbye")
+        if self.state is State.CLARIFYING:
+            self.state = State.LISTENING  # silence after "A, ou B ?": count it as not heard, ask again
         if self.state is not State.LISTENING:
             return []
         self._unheard += 1
         return self._escalate(self._unheard, "noinput")
 
-    def _escalate_misunderstanding(self) -> list[Command]:
+    def _escalate_misunderstanding(self, after_clarification: bool = False) -> list[Command]:
         self.state = State.LISTENING
         self._misunderstood += 1
+        if after_clarification and self._misunderstood < self.config.dialog.attempts:
+            # "non, aucun des deux": no need to say the bot did not understand, only to ask again
+            return [self._play("clarify_declined" if self._misunderstood == 1 else "nomatch_2"), self._listen()]
         return self._escalate(self._misunderstood, "nomatch")
 
     def _escalate(self, count: int, kind: str) -> list[Command]:

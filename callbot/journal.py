@@ -3,7 +3,10 @@
 What it keeps (see README, "Personal data"): the start, duration and outcome
 of each call, the caller's number as the privacy setting says (`full`,
 `truncated` to all but the last two digits, or `none`), and per turn the
-transcript, the chosen answer, the score and the latency. No audio. Rows
+transcript, the chosen answer, the score and the latency. No audio. A turn's
+action is `answer`, `transfer`, `nomatch`, `clarify` (the bot asked which of
+one or two answers the caller meant) or `declined` (the caller's reply: none
+of them); a reply that picks one is an `answer` turn. Rows
 older than `retention_days` are deleted automatically.
 
 SQLite in WAL mode with full synchronisation: a crash or a power cut loses

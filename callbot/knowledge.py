@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from callbot.base.adoption import adopted_answers, fill_facts
 from callbot.config import Config, load_config
 from callbot.dated import MairieCalendar, check_references, load_calendar
 from callbot.sheets import AnswerBook, load_answer_book, load_synonyms_file
@@ -39,7 +40,10 @@ def load_knowledge(config_path: Path, sheets_dir: Path | None = None) -> tuple[K
 def knowledge_of(config: Config, sheets_dir: Path | None, diagnostics: list[Diagnostic]
                  ) -> tuple[Knowledge | None, list[Diagnostic]]:
     """The rest of load_knowledge, for a configuration already read (the console's drafts swap its paths)."""
-    book = load_answer_book(sheets_dir or config.answers_dir, tuple(config.targets), diagnostics)
+    base = adopted_answers(config, diagnostics)
+    book = load_answer_book(sheets_dir or config.answers_dir, tuple(config.targets), diagnostics, base)
+    if book is not None:
+        book = fill_facts(book, config, diagnostics)
     synonyms = load_synonyms_file(BUILTIN_LEXICON, diagnostics)
     calendar = load_calendar(config.calendar, diagnostics) if config.calendar else None
     if book is not None:

@@ -18,6 +18,10 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "nomatch_2": ("Je ne suis toujours pas sûr de vous avoir compris. Vous pouvez me demander par exemple "
                   "les horaires de la mairie, un acte de naissance, ou les jours de ramassage des poubelles. "
                   "Quelle est votre question ?"),
+    # Clarifying questions: {first} and {second} are the answers' titles ("les horaires de la mairie").
+    "clarify_two": "Votre question concerne-t-elle {first}, ou {second} ?",
+    "clarify_one": "C'est au sujet de {first}, c'est bien ça ?",
+    "clarify_declined": "D'accord, excusez-moi. Pouvez-vous me redire votre question, en quelques mots ?",
     "noinput_1": "Je ne vous entends pas. Quelle est votre question ?",
     "noinput_2": ("Je ne vous entends toujours pas. Posez-moi votre question en quelques mots, "
                   "ou tapez zéro pour parler à une personne."),
@@ -35,3 +39,5 @@ DEFAULT_PROMPTS: dict[str, str] = {
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {key: frozenset({"commune"}) for key in DEFAULT_PROMPTS}
 PLACEHOLDERS["transfer"] = frozenset({"commune", "target"})
+PLACEHOLDERS["clarify_two"] = frozenset({"commune", "first", "second"})
+PLACEHOLDERS["clarify_one"] = frozenset({"commune", "first"})

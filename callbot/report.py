@@ -92,8 +92,11 @@ class Report:
     - `latency_median_ms`, `latency_p95_ms`: over the turns whose latency was
       recorded (`latency_samples` of them; None when there is none). The 95th
       percentile is linearly interpolated.
-    - `unanswered_turns`: turns with action 'nomatch' and a non-blank
-      transcript; `unanswered_clusters`: those transcripts grouped by
+    - `clarifications`: turns with action 'clarify' (the bot asked which of
+      one or two answers the caller meant); `clarifications_declined`: replies
+      with action 'declined' (none of them).
+    - `unanswered_turns`: turns with action 'nomatch', or 'clarify' followed
+      by a 'declined' reply, and a non-blank transcript; `unanswered_clusters`: those transcripts grouped by
       similarity (see `cluster_transcripts`), largest group first.
     """
 
@@ -116,6 +119,8 @@ class Report:
     latency_samples: int
     unanswered_turns: int
     unanswered_clusters: tuple[Cluster, ...]
+    clarifications: int = 0  # clarifying questions asked ("Votre question concerne-t-elle A, ou B ?")
+    clarifications_declined: int = 0  # ... to which the caller said "non" or "aucun des deux"
 
     @property
     def days(self) -> int:
@@ -160,9 +165,14 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
             latencies = [row[0] for row in db.execute(
                 f"SELECT t.latency_ms FROM turns t JOIN calls c ON c.id = t.call_id"
                 f" WHERE {in_period} AND t.latency_ms IS NOT NULL", period)]
+            kinds = dict(db.execute(
+                f"SELECT t.action, count(*) FROM turns t JOIN calls c ON c.id = t.call_id"
+                f" WHERE {in_period} AND t.action IN ('clarify', 'declined') GROUP BY t.action", period).fetchall())
+            # a question whose clarifying question the caller declined was not answered either
             unanswered = [row[0] for row in db.execute(
                 f"SELECT t.transcript FROM turns t JOIN calls c ON c.id = t.call_id"
-                f" WHERE {in_period} AND t.action = 'nomatch'"
+                f" LEFT JOIN turns n ON n.call_id = t.call_id AND n.turn = t.turn + 1"
+                f" WHERE {in_period} AND (t.action = 'nomatch' OR (t.action = 'clarify' AND n.action = 'declined'))"
                 f" ORDER BY c.started_at, t.call_id, t.turn", period)]
     except sqlite3.DatabaseError as error:
         raise ValueError(f"{db_path} is not a readable call journal: {error}") from error
@@ -211,6 +221,8 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
         latency_samples=len(latencies),
         unanswered_turns=len(transcripts),
         unanswered_clusters=cluster_transcripts(transcripts, similarity=similarity),
+        clarifications=kinds.get("clarify", 0),
+        clarifications_declined=kinds.get("declined", 0),
     )
 
 
@@ -329,6 +341,8 @@ def _key_figures(report: Report) -> list[tuple[str, str]]:
         ("Messages laissés", _int(report.messages)),
         ("Abandonnés (raccrochés)", _int(report.abandoned)),
         ("Erreurs techniques", _int(report.errors)),
+        ("Questions de précision posées", f"{_int(report.clarifications)} "
+                                           f"(dont {_int(report.clarifications_declined)} refusées)"),
         ("Latence par tour (médiane / 95 %)", latency),
     ]
 

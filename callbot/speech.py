@@ -21,7 +21,7 @@ from callbot.audio import Frame, TELEPHONE_RATES, silence
 from callbot.config import Config, SpeechSettings
 from callbot.dialog import Prompt
 from callbot.knowledge import Knowledge
-from callbot.prompts import DEFAULT_PROMPTS
+from callbot.prompts import DEFAULT_PROMPTS, PLACEHOLDERS
 from callbot.tts import PiperVoiceEngine, PromptCache, Voice, render
 from callbot.understanding.normalise import surface_words
 
@@ -72,7 +72,8 @@ class CachedSpeaker:
 
 def static_texts(config: Config, knowledge: Knowledge) -> list[str]:
     """Everything the bot can say that is known in advance: prompts, answers, follow-ups."""
-    texts = [config.prompt(key) for key in DEFAULT_PROMPTS if key != "transfer"]
+    # "transfer" is rendered per target below; the clarifying questions name answers, so they are not known in advance
+    texts = [config.prompt(key) for key in DEFAULT_PROMPTS if PLACEHOLDERS[key] == {"commune"}]
     texts += [config.prompt("transfer", target=t.description) for t in config.targets.values()]
     for answer in knowledge.book.answers:
         texts += [t for t in (answer.answer, answer.follow_up) if t]
@@ -204,5 +205,8 @@ def _phrase_list(knowledge: Knowledge) -> list[str]:
     texts += [v for variants in knowledge.matcher.normaliser_synonyms.values() for v in variants]
     texts += list(knowledge.matcher.normaliser_synonyms)
     texts += ["oui non merci au revoir répétez plus lentement une personne parler à quelqu'un"]
+    # replies to a clarifying question: the answers' titles, their places, "aucun des deux"
+    texts += [a.title for a in knowledge.book.answers if a.title]
+    texts += ["la première le premier la deuxième le second la dernière aucun aucune des deux ni l'un ni l'autre"]
     words = sorted({w for text in texts for w in surface_words(text)})
     return words + ["[unk]"]

@@ -3,7 +3,8 @@
 
     python scripts/bench_understanding.py [--sizes 50 500 5000] [--repeat 3]
 
-Larger answer books are made from the example commune's sheets: each copy of
+Larger answer books are made from the example commune's answers (its sheets, completed by the base answers
+they adopt: about 20 questions each): each copy of
 an answer gets its own id and a distinct made-up place name in its questions,
 so the vocabulary grows as it would in a real intercommunal deployment.
 Transcripts are the lines of tests/corpus/dev.tsv. Also times `callbot ask`

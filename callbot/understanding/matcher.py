@@ -18,6 +18,7 @@ instead of reading a wrong answer with confidence.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from callbot.understanding.normalise import Normaliser, Word, content_tokens
 from callbot.understanding.person import PersonRequestDetector
 
 ANSWER = "answer"
+CLARIFY = "clarify"  # not confident, but one or two answers are plausible: ask the caller which
 
 # Tuned on tests/corpus/dev.tsv, dev2.tsv and dev3.tsv; the held-out tests/corpus/test2.tsv measures them.
 COVERAGE_SHARE = 0.6  # the rest is closeness to the nearest example question
@@ -57,13 +59,17 @@ class Decision:
     runner_up_score: float
     target: str | None = None  # transfer target name, when action is "transfer"
     best: str | None = None  # the best-scoring answer, even when it was not confident enough to be given
+    choices: tuple[str, ...] = ()  # when action is "clarify": the answers to offer, best first
 
     def as_dict(self) -> dict:
-        return {
+        fields = {
             "text": self.text, "action": self.action, "answer": self.answer, "score": round(self.score, 3),
             "runner_up": self.runner_up, "runner_up_score": round(self.runner_up_score, 3), "target": self.target,
             "best": self.best,
         }
+        if self.action == CLARIFY:
+            fields["choices"] = list(self.choices)
+        return fields
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class _Entry:
     vocabulary: frozenset[str]  # from questions and keywords
     answer_words: frozenset[str]  # from the answer text only: weaker evidence
     transfer: str | None
+    question_index: dict[str, tuple[int, ...]] | None = None  # token -> the questions holding it
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,12 @@ class Matcher:
 
     def _with_mass(self, entry: _Entry) -> _Entry:
         mass = tuple(sum(self._weights[t] for t in q) for q in entry.questions)
+        index: dict[str, list[int]] = defaultdict(list)
+        for number, question in enumerate(entry.questions):
+            for token in question:
+                index[token].append(number)
         return _Entry(entry.id, entry.questions, mass, entry.keywords, entry.vocabulary, entry.answer_words,
-                      entry.transfer)
+                      entry.transfer, {t: tuple(n) for t, n in index.items()})
 
     # -- matching ----------------------------------------------------------
     def _similar_uncached(self, token: str) -> tuple[tuple[str, float], ...]:
@@ -158,8 +169,13 @@ class Matcher:
         fuzzy = tuple((v, score / 100) for v, score, _ in found if v != token and len(v) >= MIN_FUZZY_LENGTH)
         return exact + fuzzy
 
-    def scores(self, text: str) -> list[tuple[float, str]]:
-        """Every answer's score for this transcript, best first."""
+    def scores(self, text: str, best_only: int | None = None) -> list[tuple[float, str]]:
+        """Every answer's score for this transcript, best first; with `best_only`, only that many best ones.
+
+        Scoring the closeness to an answer's nearest question is the costly part, so with `best_only` the
+        answers are taken by their cheap part first, and the rest is skipped once even a perfect closeness
+        could not bring an answer among the best.
+        """
         tokens = set(self.heard_tokens(text))
         if not tokens:
             return []
@@ -175,9 +191,21 @@ class Matcher:
                     if best is None or similarity * strength > best[0]:
                         heard[index][token] = (similarity * strength, vocab_token)
         totals = _Totals.of(token_weight)
-        results = [(self._score(self._entries[i], matches, token_weight, totals), self._entries[i].id)
-                   for i, matches in heard.items()]
-        return sorted(results, reverse=True)
+        partial = self._coverages(heard, token_weight, totals)
+        results: list[tuple[float, str]] = []
+        best: list[float] = []  # with best_only: the best scores found so far, lowest first
+        for cheap, i in partial:
+            if best_only and len(best) == best_only and cheap + (1 - COVERAGE_SHARE) <= best[0]:
+                break  # the cheap parts only decrease from here: no later answer can rank among the best
+            entry = self._entries[i]
+            closeness = self._closeness(entry, heard[i], token_weight, totals)
+            score = min(1.0, cheap + (1 - COVERAGE_SHARE) * closeness)
+            results.append((score, entry.id))
+            if best_only:
+                bisect.insort(best, score)
+                del best[:-best_only]
+        results.sort(reverse=True)
+        return results[:best_only] if best_only else results
 
     def heard_tokens(self, text: str) -> tuple[str, ...]:
         """The transcript's tokens, repaired where the recogniser misheard.
@@ -231,34 +259,69 @@ class Matcher:
         # a lexicon concept that no answer uses names another matter ("#carte_grise"): strong evidence against
         return 1.0 if token.startswith("#") else UNKNOWN_WORD_WEIGHT
 
-    def _score(self, entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
-               totals: "_Totals") -> float:
-        evidence = explained = 0.0
-        for token, (similarity, _) in matches.items():
-            evidence += token_weight[token] * similarity
-            explained += totals.unexplained_weight[token] * similarity
-        # what the answer leaves unexplained: every heard token's weight, less the part this answer matches
-        unexplained = totals.unexplained - explained
-        score = evidence / (evidence + EVIDENCE_NEEDED + unexplained)
+    def _coverages(self, heard: dict[int, dict[str, tuple[float, str]]], token_weight: dict[str, float],
+                   totals: "_Totals") -> list[tuple[float, int]]:
+        """Each answer's cheap part of the score, best first: how much of what was heard it explains, and the
+        keyword bonus. One tight loop, since every answer sharing a word with the caller goes through it."""
+        unexplained_weight, entries = totals.unexplained_weight, self._entries
+        partial = []
+        for index, matches in heard.items():
+            evidence = explained = bonus = 0.0
+            keywords = entries[index].keywords
+            for token, (similarity, vocab_token) in matches.items():
+                evidence += token_weight[token] * similarity
+                explained += unexplained_weight[token] * similarity
+                if similarity >= 0.9 and vocab_token in keywords:
+                    bonus = KEYWORD_BONUS
+            # what the answer leaves unexplained: every heard token's weight, less the part this answer matches
+            unexplained = totals.unexplained - explained
+            partial.append((COVERAGE_SHARE * evidence / (evidence + EVIDENCE_NEEDED + unexplained) + bonus, index))
+        partial.sort(reverse=True)
+        return partial
+
+    @staticmethod
+    def _closeness(entry: _Entry, matches: dict[str, tuple[float, str]], token_weight: dict[str, float],
+                   totals: "_Totals") -> float:
+        """The weighted overlap with the nearest example question, summed through the questions' token index
+        (an answer of the common base has 20 questions: looping over them all per heard word costs too much)."""
+        shared: dict[int, float] = defaultdict(float)
+        for token, (similarity, vocab_token) in matches.items():
+            for number in entry.question_index.get(vocab_token, ()):
+                shared[number] += token_weight[token] * similarity
         closeness = 0.0
-        for question, mass in zip(entry.questions, entry.question_mass, strict=True):
-            shared = sum(token_weight[t] * s for t, (s, v) in matches.items() if v in question)
-            union = totals.weight + mass - shared
+        for number, overlap in shared.items():
+            union = totals.weight + entry.question_mass[number] - overlap
             if union > 0:
-                closeness = max(closeness, shared / union)
-        bonus = KEYWORD_BONUS if any(v in entry.keywords and s >= 0.9 for s, v in matches.values()) else 0.0
-        return min(1.0, COVERAGE_SHARE * score + (1 - COVERAGE_SHARE) * closeness + bonus)
+                closeness = max(closeness, overlap / union)
+        return closeness
+
+    def clarification_choices(self, ranked: list[tuple[float, str]]) -> tuple[str, ...]:
+        """The one or two answers worth offering when the best is not confident enough to be given.
+
+        The best is offered from `clarify_floor`; the runner-up with it when it scores within
+        `clarify_window` of the best (and clears the floor too). Below the floor, the caller is
+        asked to rephrase: a clarifying question about an unrelated answer helps nobody.
+        """
+        floor = self.settings.clarify_floor
+        if not ranked or ranked[0][0] < floor:
+            return ()
+        best_score, best = ranked[0]
+        if len(ranked) > 1 and ranked[1][0] >= max(floor, best_score - self.settings.clarify_window):
+            return best, ranked[1][1]
+        return (best,)
 
     def decide(self, text: str) -> Decision:
         """Answer, transfer or nomatch for one transcript."""
-        ranked = self.scores(text)
+        ranked = self.scores(text, best_only=2)
         best_score, best = ranked[0] if ranked else (0.0, None)
         second_score, second = ranked[1] if len(ranked) > 1 else (0.0, None)
         if self.person_requests.asks_for_person(text):
             return Decision(text, TRANSFER, None, best_score, second, second_score, self.reception, best)
         confident = best_score >= self.settings.threshold and best_score - second_score >= self.settings.margin
         if best is None or not confident:
-            return Decision(text, NOMATCH, None, best_score, second, second_score, best=best)
+            choices = self.clarification_choices(ranked)
+            action = CLARIFY if choices else NOMATCH
+            return Decision(text, action, None, best_score, second, second_score, best=best, choices=choices)
         entry = next(e for e in self._entries if e.id == best)
         if entry.transfer:
             return Decision(text, TRANSFER, best, best_score, second, second_score, entry.transfer, best)

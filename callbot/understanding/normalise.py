@@ -40,6 +40,10 @@ renseignement renseignements information informations question questions demande
 appelais appel dire savais savoir besoin dois doit devrais deranger derange
 """.split())
 
+# Words that only their accent tells apart from a frequent other word: "le marché" is not "ça marche" nor
+# "les marches" of a staircase. Recognisers write the accent, so the accented form gets a token of its own.
+MEANINGFUL_ACCENTS = {"marché": "#marche", "marchés": "#marche"}
+
 ELISION_WORDS = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu".split())
 
 _APOSTROPHES = re.compile(r"[’'`´ʼ‘]")
@@ -158,7 +162,8 @@ class Normaliser:
         words = []
         for word in surface_words(text):
             plain = strip_accents(word)
-            words.append(Word(self.stemmer.stem(plain), plain in STOP_WORDS, plain))
+            stem = MEANINGFUL_ACCENTS.get(word) or self.stemmer.stem(plain)
+            words.append(Word(stem, plain in STOP_WORDS, plain))
         return words
 
     def analyse(self, text: str) -> list[Word]:
