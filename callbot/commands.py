@@ -111,7 +111,7 @@ def _as_text(decision: Decision, knowledge: Knowledge) -> str:
     candidate = decision.answer or (f"- (closest: {decision.best})" if decision.best else "-")
     head = f"{decision.action} {candidate} (score {decision.score:.2f}{runner_up})"
     if decision.action == CLARIFY:
-        head += "\n  " + clarifying_prompt(decision, knowledge)
+        head += "\n  " + (clarifying_prompt(decision, knowledge) or "")
     if decision.action == "transfer":
         head += f" -> {decision.target}"
     if decision.answer:

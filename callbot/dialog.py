@@ -265,6 +265,7 @@ class Dialog:
             return self._ask_clarification(self._choices)
         reply = read_reply(self.matcher, self._choices, self.book.titles(), text)
         if reply.kind == CHOSEN:
+            assert reply.answer is not None  # a choice always names its answer
             decision = self._chosen(f"{self._clarified} {text}", reply.answer)
         elif reply.kind == DECLINED:
             decision = Decision(text, DECLINED, None, 0.0, None, 0.0, best=self._choices[0], choices=self._choices)

@@ -113,6 +113,7 @@ def within_two_turns(matcher: Matcher, titles: dict[str, str], line: LabelledLin
         reply = damage(reply, damage_seed)
     read = read_reply(matcher, first.choices, titles, reply)
     if read.kind == CHOSEN:
+        assert read.answer is not None  # a choice always names its answer
         return read.answer
     if read.kind == DECLINED:
         return NOMATCH

@@ -232,7 +232,7 @@ class _BookReader:
         answer = Answer(answer_id, questions, text or "", keywords, transfer, follow_up, r.location(node), dated, title,
                         needs_local_text=needs_local)
         if base is not None:
-            answer = Answer(answer_id, base.questions + questions, text if "answer" in keys else base.answer,
+            answer = Answer(answer_id, base.questions + questions, (text or "") if "answer" in keys else base.answer,
                             base.keywords + keywords, transfer if "transfer" in keys else base.transfer,
                             follow_up or base.follow_up, r.location(node), dated or base.dated, title or base.title,
                             BASE_EXTENDED, base.needs_local_text, "answer" in keys)

@@ -14,6 +14,7 @@ questions and keywords) or replace its text, title or transfer.
 from __future__ import annotations
 
 import re
+from typing import Any
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def adopted_answers(config: Config, diagnostics: list[Diagnostic]) -> tuple[Answ
         if answer.transfer and answer.transfer not in config.targets:
             # the base hands emergencies to `astreinte`; a commune without that target answers with the text alone
             diagnostics.append(Diagnostic(
-                settings.location, WARNING,
+                settings.location or Location(str(config.path), 1, 1), WARNING,
                 f"base answer `{answer.id}` transfers to `{answer.transfer}`, which is not a target here: "
                 "the bot will only say its text",
                 f"add a `{answer.transfer}` target under `transfer: targets:`, or give `{answer.id}` "
@@ -100,7 +101,7 @@ def fill_facts(book: AnswerBook, config: Config, diagnostics: list[Diagnostic]) 
     filled = []
     missing: dict[tuple[str, Location], list[str]] = {}
     for answer in book.answers:
-        values = {}
+        values: dict[str, Any] = {}
         for field in ("answer", "title", "follow_up"):
             text = getattr(answer, field)
             if text:

@@ -62,7 +62,7 @@ class Decision:
     choices: tuple[str, ...] = ()  # when action is "clarify": the answers to offer, best first
 
     def as_dict(self) -> dict:
-        fields = {
+        fields: dict[str, object] = {
             "text": self.text, "action": self.action, "answer": self.answer, "score": round(self.score, 3),
             "runner_up": self.runner_up, "runner_up_score": round(self.runner_up_score, 3), "target": self.target,
             "best": self.best,
@@ -187,8 +187,8 @@ class Matcher:
             token_weight[token] = self._token_weight(token, similar)
             for vocab_token, similarity in similar:
                 for index, strength in self._postings[vocab_token]:
-                    best = heard[index].get(token)
-                    if best is None or similarity * strength > best[0]:
+                    current = heard[index].get(token)
+                    if current is None or similarity * strength > current[0]:
                         heard[index][token] = (similarity * strength, vocab_token)
         totals = _Totals.of(token_weight)
         partial = self._coverages(heard, token_weight, totals)
@@ -285,6 +285,7 @@ class Matcher:
         """The weighted overlap with the nearest example question, summed through the questions' token index
         (an answer of the common base has 20 questions: looping over them all per heard word costs too much)."""
         shared: dict[int, float] = defaultdict(float)
+        assert entry.question_index is not None  # built with the entry
         for token, (similarity, vocab_token) in matches.items():
             for number in entry.question_index.get(vocab_token, ()):
                 shared[number] += token_weight[token] * similarity
