@@ -8,7 +8,7 @@ fields (RFC 3261 §19.1.5); pjsip sends them as header fields, like SIP phones a
 
 Calls the bot, plays the WAV as its microphone, presses keypad digits (RFC 4733) at the given
 call times, accepts the bot's REFER, stays one second with the agent, then hangs up and exits.
-Prints one line per event: `confirmed`, `transfer <uri>`, `agent confirmed`, `done`.
+Prints one line per event: `bot plays FILE`, `bot confirmed`, `transfer <uri>`, `agent confirmed`, `done`.
 Exit code 0 only if the transferred call reached the agent.
 """
 
@@ -44,11 +44,13 @@ class Phone(pj.Call):
 
     def onCallMediaState(self, prm):
         if self.wav and self.player is None:
-            for index, media in enumerate(self.getInfo().media):
+            info = self.getInfo()  # kept: its `media` vector dies with it
+            for index, media in enumerate(info.media):
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     self.player = pj.AudioMediaPlayer()
                     self.player.createPlayer(self.wav, pj.PJMEDIA_FILE_NO_LOOP)
                     self.player.startTransmit(self.getAudioMedia(index))
+                    print(f"{self.name} plays {self.wav}", flush=True)
 
     def onCallTransferRequest(self, prm):
         print(f"transfer {prm.dstUri}", flush=True)
