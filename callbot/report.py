@@ -49,7 +49,7 @@ REASON_LABELS = {
     "demande_personne": "Demande à parler à une personne",
     "incompris": "Question non comprise",
     "silence": "Aucune réponse entendue",
-    "urgence": "Urgence (astreinte)",
+    "urgence": "Urgence signalée",
     "apres_reponse": "Suite d'une réponse",
     "heures_ouverture": "Accueil ouvert : transfert direct",
     "erreur": "Incident technique",

@@ -9,6 +9,7 @@ and fails the call without them.
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -228,9 +229,15 @@ CALL_ID = r"^ *[0-9a-f]{8} *$"
 def test_keypad_zero_reaches_the_agent_with_reason_demande_personne(tmp_path, prompt_cache_dir):
     with Pbx(tmp_path, users={"agent": AGENT_PASSWORD}) as pbx, \
             AgentPhone(tmp_path, pbx, {"X-Callbot-Reason": r"^ *demande_personne *$", "X-Callbot-Call": CALL_ID}) as agent, \
-            Bot(tmp_path, prompt_cache_dir, {"accueil": pbx.uri_of("agent")}) as bot:
+            Bot(tmp_path, prompt_cache_dir, {"accueil": pbx.uri_of("agent")},
+                extra=f"journal:\n  path: {tmp_path / 'journal.sqlite3'}\n") as bot:
         caller = pjsua_call(bot, digits=("1.0:0",))
         check_agent_invite(agent, bot, caller, "demande_personne", None)
+        bot.wait_log("ended (transferred)", 10)
+    # the journal keeps why the call went to a person
+    journal = sqlite3.connect(tmp_path / "journal.sqlite3")
+    assert journal.execute("SELECT outcome, transfer_target, transfer_reason, transfer_topic FROM calls").fetchall() == [
+        ("transferred", "accueil", "demande_personne", None)]
 
 
 def test_without_context_the_agent_gets_no_headers_and_its_checks_fail(tmp_path, prompt_cache_dir):
