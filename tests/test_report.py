@@ -535,3 +535,10 @@ def test_the_report_command_reads_the_configured_journal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "marché de noël" in result.stdout and "horaires" in result.stdout
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_every_transfer_reason_of_the_dialog_has_words_for_staff():
+    from callbot.dialog import TRANSFER_REASONS
+    from callbot.report import REASON_LABELS
+
+    assert set(TRANSFER_REASONS) <= set(REASON_LABELS)
