@@ -470,10 +470,10 @@ class SipService:
         try:
             call.xfer(uri, pj.CallOpParam(True))
         except Exception as exc:
-            reason = f"REFER failed: {exc}"  # bound now: `exc` no longer exists when the worker runs the lambda
-            log.warning("call %s: %s", leg.call_id, reason)
+            failure = f"REFER failed: {exc}"  # bound now: `exc` no longer exists when the worker runs the lambda
+            log.warning("call %s: %s", leg.call_id, failure)
             leg.transfer_deadline = None
-            leg.to_worker(lambda session: session.transfer_failed(reason))
+            leg.to_worker(lambda session: session.transfer_failed(failure))
 
     def hang_up(self, leg: "CallLeg", reason: str) -> None:
         pj = _pj()
