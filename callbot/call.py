@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class CallControl(Protocol):
     """What the session asks of the transport."""
 
-    def transfer(self, target: str) -> None: ...
+    def transfer(self, target: str, reason: str, topic: str | None) -> None: ...
 
     def hang_up(self, reason: str) -> None: ...
 
@@ -113,6 +113,8 @@ class CallSession:
         self.started_at: datetime | None = None  # wall-clock start, for the call journal
         self.end_reason: str | None = None
         self.transfer_target: str | None = None
+        self.transfer_reason: str | None = None  # why the dialog handed over (dialog.TRANSFER_REASONS)
+        self.transfer_topic: str | None = None  # the answer that led there, if any
         self.message_left = False
 
     # -- transport interface -------------------------------------------------
@@ -307,7 +309,8 @@ class CallSession:
             elif isinstance(command, Transfer):
                 self._waiting_transfer = True
                 self.transfer_target = command.target
-                self.control.transfer(command.target)
+                self.transfer_reason, self.transfer_topic = command.reason, command.topic
+                self.control.transfer(command.target, command.reason, command.topic)
             elif isinstance(command, Record):
                 self._recording = _Recording(int(command.max_seconds * 1000))
                 log.info("call %s: recording a message", self.call_id)

@@ -38,7 +38,7 @@ DIALOG_KEYS = ("no_input_seconds", "max_utterance_seconds", "attempts", "slower_
 UNDERSTANDING_KEYS = ("threshold", "margin", "person_requests", "clarify_floor", "clarify_window")
 TRANSFER_KEYS = ("reception", "targets")
 BASE_KEYS = ("adopt", "disable", "facts")
-TARGET_KEYS = ("uri", "description", "hours")
+TARGET_KEYS = ("uri", "description", "hours", "on_call", "context")
 
 # Where `callbot` looks when --config is not given, in this order.
 DEFAULT_CONFIG_PATHS = (Path("callbot.yaml"), Path("/etc/callbot/callbot.yaml"))
@@ -61,6 +61,8 @@ class TransferTarget:
     description: str
     hours: str | None = None  # a place of `calendar: hours`: the target takes calls only when it is open
     hours_location: Location | None = None
+    on_call: bool = False  # the on-call service: an answer handing over to it is an emergency (`urgence`)
+    context: bool = True  # the transfer tells the agent's phone why (X-Callbot-* headers, see sip.py)
 
 
 @dataclass(frozen=True)
@@ -332,7 +334,16 @@ def _target(r: YamlReader, name_node: yaml.Node, node: yaml.Node) -> TransferTar
     description = r.text(keys["description"], f"`description` of target `{name}`") if "description" in keys else name
     hours = r.text(keys["hours"], f"`hours` of target `{name}`") if "hours" in keys else None
     location = r.location(keys["hours"]) if "hours" in keys else None
-    return TransferTarget(name, uri, description or name, hours, location) if uri else None
+    flags = {}
+    for key in ("on_call", "context"):
+        value = r.boolean(keys[key], f"`{key}` of target `{name}`") if key in keys else None
+        if value is not None:
+            flags[key] = value
+    if uri is not None and "?" in uri and flags.get("context", True):
+        r.error(keys["uri"], f"`uri` of target `{name}` already carries headers (after `?`)",
+                "remove them, or set `context: false` under the target: the bot adds its own X-Callbot-* headers")
+        return None
+    return TransferTarget(name, uri, description or name, hours, location, **flags) if uri else None
 
 
 _PLACEHOLDER = re.compile(r"{([^{}]*)}")

@@ -130,9 +130,23 @@ class Listen:
     timeout_s: float
 
 
+# Why a call goes to a person. They travel to the agent's phone (`X-Callbot-Reason`, see sip.py) and
+# `callbot report` counts them: short, stable French words a PBX can route on.
+PERSON_ASKED = "demande_personne"  # the caller asked for a person, or pressed 0
+NOT_UNDERSTOOD = "incompris"  # `attempts` questions in a row not understood
+NOT_HEARD = "silence"  # `attempts` silences in a row
+URGENT = "urgence"  # an answer handing over to an on-call target (`on_call: true`)
+AFTER_ANSWER = "apres_reponse"  # an answer that ends with a transfer
+OFFICE_HOURS = "heures_ouverture"  # `during_office_hours: transfer`: straight to the reception
+INTERNAL_ERROR = "erreur"  # something broke inside the call
+TRANSFER_REASONS = (PERSON_ASKED, NOT_UNDERSTOOD, NOT_HEARD, URGENT, AFTER_ANSWER, OFFICE_HOURS, INTERNAL_ERROR)
+
+
 @dataclass(frozen=True)
 class Transfer:
     target: str  # a target name of the configuration
+    reason: str  # one of TRANSFER_REASONS
+    topic: str | None = None  # the answer id that led to the transfer, if any
 
 
 @dataclass(frozen=True)
@@ -234,7 +248,7 @@ class Dialog:
             return []
         self.state = State.LISTENING
         if self.config.during_office_hours == "transfer" and self._reception_open():
-            return [self._play("greeting"), *self._transfer(self.config.reception)]
+            return [self._play("greeting"), *self._transfer(self.config.reception, OFFICE_HOURS)]
         return [self._play("greeting"), self._listen()]
 
     def _on_speaking(self, event: CallerSpeaking) -> list[Command]:
@@ -333,7 +347,7 @@ class Dialog:
         self._misunderstood = 0
         self._clarifications = 0
         if decision.answer is None:  # a transfer without an answer (an ANSWER always names its answer)
-            return self._transfer(decision.target)
+            return self._transfer(decision.target, PERSON_ASKED)
         answer = self.book.by_id(decision.answer)
         commands: list[Command] = []
         dated = self._dated_sentence(answer, decision.text)
@@ -344,7 +358,7 @@ class Dialog:
             self._last_answer = Prompt(f"answer:{answer.id}", answer.answer)
             commands.append(Play(self._last_answer))
         if decision.action == TRANSFER:
-            return commands + self._transfer(decision.target)
+            return commands + self._transfer(decision.target, self._answer_transfer_reason(decision.target), answer.id)
         if answer.follow_up:
             self.state = State.OFFERED_FOLLOW_UP
             commands.append(Play(Prompt(f"follow_up:{answer.id}", answer.follow_up)))
@@ -385,7 +399,7 @@ class Dialog:
     def _escalate(self, count: int, kind: str) -> list[Command]:
         """VoiceXML-style: ask again, then help with examples, then hand over to a person."""
         if count >= self.config.dialog.attempts:
-            return self._transfer(self.config.reception)
+            return self._transfer(self.config.reception, NOT_UNDERSTOOD if kind == "nomatch" else NOT_HEARD)
         prompt = f"{kind}_1" if count == 1 else f"{kind}_2"
         return [self._play(prompt), self._listen()]
 
@@ -393,7 +407,7 @@ class Dialog:
         if self.state in (State.TRANSFERRING, State.RECORDING, State.NOT_STARTED):
             return []
         if event.digit == "0":
-            return [StopPlayback(), *self._transfer(self.config.reception)]
+            return [StopPlayback(), *self._transfer(self.config.reception, PERSON_ASKED)]
         if event.digit == "*":
             return [StopPlayback(), *self._repeat(slower=False)]
         return []
@@ -409,7 +423,11 @@ class Dialog:
             return False
         return not target.hours or self.calendar is None or self.calendar.reception_open(target.hours, self.clock())
 
-    def _transfer(self, target: str | None) -> list[Command]:
+    def _answer_transfer_reason(self, target: str | None) -> str:
+        on_call = target in self.config.targets and self.config.targets[target].on_call
+        return URGENT if on_call else AFTER_ANSWER
+
+    def _transfer(self, target: str | None, reason: str, topic: str | None = None) -> list[Command]:
         if target is None or target not in self.config.targets:
             return self._end("nobody_available", say="nobody_available")
         hours = self.config.targets[target].hours
@@ -417,7 +435,7 @@ class Dialog:
             return self._closed(target)
         self.state = State.TRANSFERRING
         description = self.config.targets[target].description
-        return [self._play("transfer", interruptible=False, target=description), Transfer(target)]
+        return [self._play("transfer", interruptible=False, target=description), Transfer(target, reason, topic)]
 
     def _closed(self, target: str) -> list[Command]:
         """Outside the target's hours: say so, and take a message instead of transferring."""
@@ -451,7 +469,7 @@ class Dialog:
         apology: list[Command] = [StopPlayback(), self._play("error", interruptible=False)]
         if self.state is State.TRANSFERRING or self.config.reception not in self.config.targets:
             return apology + self._end("error", say="goodbye")
-        return apology + self._transfer(self.config.reception)
+        return apology + self._transfer(self.config.reception, INTERNAL_ERROR)
 
     # -- helpers -----------------------------------------------------------
     def _play(self, key: str, interruptible: bool = True, **values: str) -> Play:

@@ -7,7 +7,9 @@ transcript, the chosen answer, the score and the latency. No audio. A turn's
 action is `answer`, `transfer`, `nomatch`, `clarify` (the bot asked which of
 one or two answers the caller meant) or `declined` (the caller's reply: none
 of them); a reply that picks one is an `answer` turn. Rows
-older than `retention_days` are deleted automatically.
+older than `retention_days` are deleted automatically. A transferred call
+also keeps why the dialog handed it over (`transfer_reason`, e.g.
+`demande_personne`) and the answer id that led there (`transfer_topic`).
 
 SQLite in WAL mode with full synchronisation: a crash or a power cut loses
 at most the call being written, never the file.
@@ -31,7 +33,9 @@ CREATE TABLE IF NOT EXISTS calls (
   duration_s REAL NOT NULL,
   outcome TEXT NOT NULL,
   caller TEXT,
-  transfer_target TEXT
+  transfer_target TEXT,
+  transfer_reason TEXT,
+  transfer_topic TEXT
 );
 CREATE TABLE IF NOT EXISTS turns (
   call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
@@ -45,6 +49,11 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);
 """
+# `PRAGMA user_version`. A journal written before versions existed reads 0 and has version 1's tables.
+SCHEMA_VERSION = 2
+MIGRATIONS = {  # the statements that bring a journal from version n - 1 to n, in one transaction
+    2: ("ALTER TABLE calls ADD COLUMN transfer_reason TEXT", "ALTER TABLE calls ADD COLUMN transfer_topic TEXT"),
+}
 OUTCOMES = ("answered", "transferred", "message", "abandoned", "error")
 CALLER_PRIVACY = ("full", "truncated", "none")
 
@@ -79,19 +88,37 @@ class CallJournal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Create the tables, or bring an older journal up to SCHEMA_VERSION without losing a row."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'calls'").fetchone()
+        if exists is None:
+            self._db.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            return
+        if version > SCHEMA_VERSION:
+            # a downgraded callbot: migrations only add columns and inserts name theirs, so keep journaling
+            log.warning("journal %s: schema version %d is newer than this callbot's (%d)", self.path, version,
+                        SCHEMA_VERSION)
+        for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+            self._db.executescript("BEGIN; " + "; ".join(MIGRATIONS[step]) + f"; PRAGMA user_version = {step}; COMMIT;")
+            log.info("journal %s: schema upgraded to version %d", self.path, step)
 
     def record(self, call_id: str, started_at: datetime, duration_s: float, outcome: str, caller: str,
-               transfer_target: str | None, turns: list[JournalTurn]) -> None:
+               transfer_target: str | None, turns: list[JournalTurn], transfer_reason: str | None = None,
+               transfer_topic: str | None = None) -> None:
         """Write one finished call and its turns in one transaction."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)",
+                self._db.execute("INSERT INTO calls (id, started_at, duration_s, outcome, caller, transfer_target,"
+                                 " transfer_reason, transfer_topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                  (call_id, started_at.isoformat(timespec="seconds"), round(duration_s, 1), outcome,
-                                  stored_caller(caller, self.caller_privacy), transfer_target))
+                                  stored_caller(caller, self.caller_privacy), transfer_target, transfer_reason,
+                                  transfer_topic))
                 self._db.executemany(
                     "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(call_id, n, t.transcript, t.action, t.answer, t.score, t.latency_ms)

@@ -44,6 +44,18 @@ __all__ = [
 TOP_ANSWERS = 15  # how many answers the report lists
 SIMILARITY = 75.0  # rapidfuzz token_set_ratio (0-100) from which two questions are near-duplicates
 UNKNOWN_TARGET = "(non précisé)"  # transfers whose target the journal did not record
+UNKNOWN_REASON = "inconnu"  # transfers journaled before reasons were kept
+# What staff read for each transfer reason of the journal (the codes the agents' phones get in X-Callbot-Reason)
+REASON_LABELS = {
+    "demande_personne": "Demande à parler à une personne",
+    "incompris": "Question non comprise",
+    "silence": "Aucune réponse entendue",
+    "urgence": "Urgence signalée",
+    "apres_reponse": "Suite d'une réponse",
+    "heures_ouverture": "Accueil ouvert : transfert direct",
+    "erreur": "Incident technique",
+    UNKNOWN_REASON: "(non précisé)",
+}
 
 _TEXT_CLUSTERS = 25  # clusters shown in the terminal report (the HTML page shows them all)
 _TEXT_WIDTH = 99  # every line of the terminal report is at most this long
@@ -87,6 +99,8 @@ class Report:
       was no call).
     - `transfers_by_target`: (target, calls) for the calls whose outcome is
       'transferred', most frequent first; a missing target is `UNKNOWN_TARGET`.
+    - `transfers_by_reason`: (reason code, calls) for the same calls, most
+      frequent first; a journal without reasons gives `UNKNOWN_REASON`.
     - `top_answers`: (answer id, turns answered with it), most frequent first,
       at most `TOP_ANSWERS`; ties in alphabetical order.
     - `latency_median_ms`, `latency_p95_ms`: over the turns whose latency was
@@ -121,6 +135,7 @@ class Report:
     unanswered_clusters: tuple[Cluster, ...]
     clarifications: int = 0  # clarifying questions asked ("Votre question concerne-t-elle A, ou B ?")
     clarifications_declined: int = 0  # ... to which the caller said "non" or "aucun des deux"
+    transfers_by_reason: tuple[tuple[str, int], ...] = ()
 
     @property
     def days(self) -> int:
@@ -154,8 +169,11 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
     in_period = "substr(c.started_at, 1, 10) BETWEEN ? AND ?"
     try:
         with closing(_connect_read_only(db_path)) as db:
+            # journals from before schema version 2 have no reasons: count them as unknown
+            columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+            reason = "c.transfer_reason" if "transfer_reason" in columns else "NULL"
             calls = db.execute(
-                f"SELECT c.id, c.started_at, c.outcome, c.transfer_target,"
+                f"SELECT c.id, c.started_at, c.outcome, c.transfer_target, {reason},"
                 f" EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.id AND t.action = 'answer')"
                 f" FROM calls c WHERE {in_period}", period).fetchall()
             answers = db.execute(
@@ -181,8 +199,9 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
     per_hour = [0] * 24
     outcomes: Counter[str] = Counter()
     targets: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     handled = 0
-    for _id, started_at, outcome, target, got_answer in calls:
+    for _id, started_at, outcome, target, reason, got_answer in calls:
         day = date.fromisoformat(started_at[:10])
         per_day[day] += 1
         hour = _hour(started_at)
@@ -191,6 +210,7 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
         outcomes[outcome] += 1
         if outcome == "transferred":
             targets[target or UNKNOWN_TARGET] += 1
+            reasons[reason or UNKNOWN_REASON] += 1
         if outcome == "answered" and got_answer:
             handled += 1
 
@@ -223,6 +243,7 @@ def build_report(db_path: Path, start: date, end: date, *, similarity: float = S
         unanswered_clusters=cluster_transcripts(transcripts, similarity=similarity),
         clarifications=kinds.get("clarify", 0),
         clarifications_declined=kinds.get("declined", 0),
+        transfers_by_reason=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
 
@@ -373,6 +394,8 @@ def render_text(report: Report) -> str:
         if label == _TRANSFERRED:
             lines += [_clip(f"      dont vers {target} : {_int(n)}", _TEXT_WIDTH)
                       for target, n in report.transfers_by_target]
+            lines += [_clip(f"      dont motif « {_reason_label(reason)} » : {_int(n)}", _TEXT_WIDTH)
+                      for reason, n in report.transfers_by_reason]
     lines.append("")
 
     lines += ["Appels par jour", "---------------"]
@@ -478,6 +501,12 @@ def _svg_bars(ident: str, title: str, labels: list[str], tips: list[str], values
     return "\n".join(parts)
 
 
+def _reason_label(reason: str) -> str:
+    """The staff's words for a reason code, with the code a PBX shows (a code this version does not know: as is)."""
+    label = REASON_LABELS.get(reason)
+    return f"{label} ({reason})" if label and reason != UNKNOWN_REASON else label or reason
+
+
 def _table(caption: str, headers: tuple[str, str], rows: list[tuple[str, int]]) -> str:
     body = "\n".join(f'<tr><td>{_e(a)}</td><td class="n">{_int(n)}</td></tr>' for a, n in rows)
     return (f"<table>\n<caption>{_e(caption)}</caption>\n"
@@ -520,6 +549,9 @@ def render_sections(report: Report) -> str:
     if report.transfers_by_target:
         out.append(_table("Transferts par destinataire", ("Destinataire", "Appels"),
                           list(report.transfers_by_target)))
+    if report.transfers_by_reason:
+        out.append(_table("Transferts par motif", ("Motif", "Appels"),
+                          [(_reason_label(reason), n) for reason, n in report.transfers_by_reason]))
 
     out.append("<h2>Appels par jour</h2>")
     days = report.calls_per_day

@@ -129,7 +129,7 @@ class CallRecorder:
             return
         turns = [JournalTurn(t.transcript, t.action, t.answer, t.score, t.processing_ms) for t in session.turns]
         self.journal.record(session.call_id, session.started_at, session.now_ms / 1000, session.outcome, caller,
-                            session.transfer_target, turns)
+                            session.transfer_target, turns, session.transfer_reason, session.transfer_topic)
 
 
 def run_service(knowledge: Knowledge, engines: SpeechEngines, config_path: Path, sheets_dir: Path | None,

@@ -36,7 +36,7 @@ class SimulatedLine:
     messages: list[dict] = field(default_factory=list)
     pending_transfer: bool = False
 
-    def transfer(self, target: str) -> None:
+    def transfer(self, target: str, reason: str, topic: str | None) -> None:
         self.transfers.append(target)
         self.pending_transfer = True
 

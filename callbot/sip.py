@@ -38,6 +38,7 @@ from callbot.dialog import Dialog
 from callbot.knowledge import Knowledge
 from callbot.messages import MessageSpool
 from callbot.speech import CachedSpeaker, SpeechEngines, call_grammar
+from callbot.transfer_context import refer_to
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,8 @@ class SipLine:
         self.service = service
         self.leg = leg
 
-    def transfer(self, target: str) -> None:
-        self.service.post(lambda: self.service.transfer(self.leg, target))
+    def transfer(self, target: str, reason: str, topic: str | None) -> None:
+        self.service.post(lambda: self.service.transfer(self.leg, target, reason, topic))
 
     def hang_up(self, reason: str) -> None:
         self.service.post(lambda: self.service.hang_up(self.leg, reason))
@@ -457,21 +458,22 @@ class SipService:
             return 486, None
         return 200, None
 
-    def transfer(self, leg: "CallLeg", target: str) -> None:
+    def transfer(self, leg: "CallLeg", target: str, reason: str, topic: str | None) -> None:
         pj = _pj()
         call = leg.pj_call
         if call is None:
             return  # the caller hung up meanwhile: the worker is ending the call
-        uri = leg.knowledge.config.targets[target].uri
-        log.info("call %s: transfer to %s", leg.call_id, target)
+        settings = leg.knowledge.config.targets[target]
+        uri = refer_to(settings.uri, reason, topic, leg.call_id, settings.context)
+        log.info("call %s: transfer to %s (%s)", leg.call_id, target, reason)
         leg.transfer_deadline = time.monotonic() + self.settings.transfer_timeout_seconds
         try:
             call.xfer(uri, pj.CallOpParam(True))
         except Exception as exc:
-            reason = f"REFER failed: {exc}"  # bound now: `exc` no longer exists when the worker runs the lambda
-            log.warning("call %s: %s", leg.call_id, reason)
+            failure = f"REFER failed: {exc}"  # bound now: `exc` no longer exists when the worker runs the lambda
+            log.warning("call %s: %s", leg.call_id, failure)
             leg.transfer_deadline = None
-            leg.to_worker(lambda session: session.transfer_failed(reason))
+            leg.to_worker(lambda session: session.transfer_failed(failure))
 
     def hang_up(self, leg: "CallLeg", reason: str) -> None:
         pj = _pj()

@@ -60,11 +60,13 @@ class FakeSpeaker:
 @dataclass
 class FakeLine:
     transfers: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
     hung_up: list = field(default_factory=list)
     messages: list = field(default_factory=list)
 
-    def transfer(self, target):
+    def transfer(self, target, reason, topic):
         self.transfers.append(target)
+        self.reasons.append((reason, topic))
 
     def hang_up(self, reason):
         self.hung_up.append(reason)
@@ -193,6 +195,8 @@ def test_keypad_zero_transfers_and_a_refusal_records_a_message(parts):
     session.digit("0")
     run(session, 1500)
     assert line.transfers == ["accueil"]
+    assert line.reasons == [("demande_personne", None)]  # what the SIP line puts in the REFER
+    assert (session.transfer_reason, session.transfer_topic) == ("demande_personne", None)  # for the journal
     session.transfer_failed("486 Busy Here")
     recognizer.at(5000, SpeechStarted(5000))
     recognizer.at(8000, FinalTranscript("c est madame martin rappelez moi", 0.8, 5000, 7200))

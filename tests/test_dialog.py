@@ -148,6 +148,38 @@ def test_emergency_answer_then_on_call_transfer(dialog):
     assert results[1] == ["answer:urgence_astreinte", "prompt:transfer", "transfer:astreinte"]
 
 
+EMERGENCY = "il y a un arbre tombé en travers de la route cette nuit c est une urgence"
+
+
+@pytest.mark.parametrize("events, target, reason, topic", [
+    ([Digit("0")], "accueil", "demande_personne", None),
+    ([Utterance("je voudrais parler à quelqu un")], "accueil", "demande_personne", None),
+    ([Utterance("blabla"), Utterance("la carte grise de ma voiture"), Utterance("ma carte grise")],
+     "accueil", "incompris", None),
+    ([NoInput(), NoInput(), NoInput()], "accueil", "silence", None),
+    ([Utterance(EMERGENCY)], "astreinte", "urgence", "urgence_astreinte"),
+    ([Failure("tts crashed")], "accueil", "erreur", None),
+])
+def test_every_transfer_says_why(dialog, events, target, reason, topic):
+    commands = [c for event in [CallStarted(), *events] for c in dialog.handle(event)]
+    transfers = [c for c in commands if isinstance(c, Transfer)]
+    assert transfers == [Transfer(target, reason, topic)]
+
+
+def test_an_answer_handing_over_to_a_target_that_is_not_on_call_is_an_after_answer_transfer(example):
+    targets = {**example.config.targets, "astreinte": replace(example.config.targets["astreinte"], on_call=False)}
+    dialog = Dialog(replace(example.config, targets=targets), example.book, example.matcher, example.calendar,
+                    lambda: OPEN_HOURS)
+    dialog.handle(CallStarted())
+    assert dialog.handle(Utterance(EMERGENCY))[-1] == Transfer("astreinte", "apres_reponse", "urgence_astreinte")
+
+
+def test_office_hours_policy_transfer_says_so(example):
+    dialog = Dialog(replace(example.config, during_office_hours="transfer"), example.book, example.matcher,
+                    example.calendar, lambda: OPEN_HOURS)
+    assert dialog.handle(CallStarted())[-1] == Transfer("accueil", "heures_ouverture")
+
+
 def test_failed_transfer_takes_a_message(dialog):
     results = call(dialog, CallStarted(), Digit("0"), TransferFailed("486 Busy Here"),
                    RecordingFinished("bonjour c est madame martin rappelez moi", 12.0))

@@ -37,6 +37,11 @@ def test_minimal_configuration_loads(make_config):
      ["callbot.yaml:4:14: error: `reception` names `standard`, which is not a target", "use one of: accueil"]),
     (MINIMAL_CONFIG.replace("uri: sip:accueil@127.0.0.1", "uri: 0199001234"),
      ["callbot.yaml:7:12: error: `uri` of target `accueil` must be a SIP address"]),
+    (MINIMAL_CONFIG + "      context: non\n",
+     ["callbot.yaml:8:16: error: `context` of target `accueil` must be true or false, not the text `non`"]),
+    (MINIMAL_CONFIG + "      on_call: 1\n", ["callbot.yaml:8:16: error: `on_call` of target `accueil` must be true or false"]),
+    (MINIMAL_CONFIG.replace("uri: sip:accueil@127.0.0.1", "uri: sip:accueil@127.0.0.1?X-Service=etat-civil"),
+     ["callbot.yaml:7:12: error: `uri` of target `accueil` already carries headers", "set `context: false`"]),
     (MINIMAL_CONFIG + "commune: Autreville\n", ["callbot.yaml:8:1: error: the configuration: key `commune` appears twice (first at line 1)"]),
     ("commune: [Testville\nanswers: answers\n", ["callbot.yaml:2:8: error: YAML syntax:"]),
     ("commune:\tTestville\n", ["callbot.yaml:1:9: error: YAML syntax:", "indent with spaces, not tabs"]),
@@ -46,6 +51,16 @@ def test_configuration_errors_point_at_the_place(make_config, config, expected):
     found = "\n".join(problems(make_config(config)))
     for fragment in expected:
         assert fragment in found
+
+
+def test_transfer_context_is_on_by_default_and_can_be_turned_off_per_target(make_config):
+    config = MINIMAL_CONFIG + "      on_call: true\n    secretariat:\n      uri: sip:secretariat@127.0.0.1?X-Service=1\n" \
+        "      context: false\n"
+    knowledge, diagnostics = load_knowledge(make_config(config))
+    assert diagnostics == []
+    accueil, secretariat = knowledge.config.targets["accueil"], knowledge.config.targets["secretariat"]
+    assert (accueil.context, accueil.on_call) == (True, True)
+    assert (secretariat.context, secretariat.on_call) == (False, False)
 
 
 def test_missing_answers_folder_is_an_error(make_config):

@@ -16,6 +16,7 @@ import pytest
 
 from callbot.report import (
     TOP_ANSWERS,
+    UNKNOWN_REASON,
     UNKNOWN_TARGET,
     Cluster,
     Report,
@@ -56,9 +57,10 @@ class Journal:
         self.latencies: list[float] = []
 
     def call(self, call_id: str, started_at: str, outcome: str, turns=(), target: str | None = None,
-             in_period: bool = True) -> None:
-        self.db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)",
-                        (call_id, started_at, 42.0, outcome, "06123456••", target))
+             in_period: bool = True, reason: str | None = None) -> None:
+        self.db.execute("INSERT INTO calls (id, started_at, duration_s, outcome, caller, transfer_target,"
+                        " transfer_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (call_id, started_at, 42.0, outcome, "06123456••", target, reason))
         for n, (transcript, action, answer, latency) in enumerate(turns, 1):
             self.db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (call_id, n, transcript, action, answer, 0.8 if answer else None, latency))
@@ -76,7 +78,8 @@ def week_journal(path: Path) -> Journal:
     Call i happens at 8 h + (i mod 10) (call 0 at midnight, call 59 at 23:59:59);
     its outcome follows j = 7 i mod 60, a permutation of 0..59:
       j < 27 answered with answers, 27-29 answered but with no answer, 30-37
-      transferred to 'accueil', 38-41 to 'astreinte', 42-49 messages, 50-55
+      transferred to 'accueil' (30-33 asked for a person, 34-37 not understood), 38-41 to 'astreinte'
+      (emergencies), 42-49 messages, 50-55
       abandoned, 56-59 errors.
     """
     journal = Journal(path)
@@ -102,10 +105,11 @@ def week_journal(path: Path) -> Journal:
         elif j < 38:
             journal.call(f"c{i}", started_at, "transferred", [
                 ("la cantine", "answer", "cantine", latency),
-                ("je voudrais parler à quelqu'un", "transfer", None, latency + 5)], target="accueil")
+                ("je voudrais parler à quelqu'un", "transfer", None, latency + 5)], target="accueil",
+                reason="demande_personne" if j < 34 else "incompris")
         elif j < 42:
             journal.call(f"c{i}", started_at, "transferred",
-                         [("une urgence", "transfer", None, latency)], target="astreinte")
+                         [("une urgence", "transfer", None, latency)], target="astreinte", reason="urgence")
         elif j < 50:
             journal.call(f"c{i}", started_at, "message", [(next(unanswered), "nomatch", None, latency)])
         elif j < 56:
@@ -117,7 +121,7 @@ def week_journal(path: Path) -> Journal:
         ("les horaires", "answer", "horaires_mairie", 9999.0),
         ("le marché de noël c est quand", "nomatch", None, 9999.0)], in_period=False)
     journal.call("after", "2026-12-07T00:00:00", "transferred",
-                 [("urgence", "transfer", None, 9999.0)], target="accueil", in_period=False)
+                 [("urgence", "transfer", None, 9999.0)], target="accueil", in_period=False, reason="erreur")
     journal.close()
     return journal
 
@@ -179,6 +183,21 @@ def test_transfer_without_target(tmp_path):
     journal.call("a", "2026-12-01T10:00:00", "transferred")
     journal.close()
     assert build_report(journal.path, START, END).transfers_by_target == ((UNKNOWN_TARGET, 1),)
+
+
+def test_transfers_by_reason(report):
+    assert report.transfers_by_reason == (("demande_personne", 4), ("incompris", 4), ("urgence", 4))
+
+
+def test_a_journal_from_before_transfer_reasons_counts_them_as_unknown(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the calls table as it was before schema version 2
+        db.executescript(DDL.replace("  transfer_reason TEXT,\n  transfer_topic TEXT\n", "").replace(
+            "transfer_target TEXT,\n);", "transfer_target TEXT\n);"))
+        db.execute("INSERT INTO calls VALUES ('a', '2026-12-01T10:00:00', 4.0, 'transferred', NULL, 'accueil')")
+    report = build_report(path, START, END)
+    assert report.transfers_by_reason == ((UNKNOWN_REASON, 1),) and report.transfers_by_target == (("accueil", 1),)
+    assert "      dont motif « (non précisé) » : 1" in render_text(report).splitlines()
 
 
 def test_top_answers(report):
@@ -275,6 +294,8 @@ def test_text_key_lines(report):
     assert re.search(r"^  Abandonnés \(raccrochés\) +: 6$", text, re.M)
     assert re.search(r"^  Erreurs techniques +: 4$", text, re.M)
     assert "      dont vers accueil : 8" in lines and "      dont vers astreinte : 4" in lines
+    assert "      dont motif « Demande à parler à une personne (demande_personne) » : 4" in lines
+    assert "      dont motif « Urgence signalée (urgence) » : 4" in lines
     assert re.search(r"^   1\. horaires_mairie +15$", text, re.M)
     assert "Questions sans réponse (à ajouter en priorité)" in lines
     assert "   1. (5 fois) « le marché de noël c est quand »" in lines
@@ -372,6 +393,15 @@ def test_html_is_well_formed_and_accessible(report):
     assert not re.search(r"<(link|script|img|iframe)\b", page)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page and "@import" not in page and "url(" not in page
+
+
+def test_html_counts_transfers_by_reason(report):
+    page = render_html(report)
+    table = page[page.index("<caption>Transferts par motif</caption>"):]
+    table = table[:table.index("</table>")]
+    assert re.findall(r"<td>(.*?)</td><td class=\"n\">(\d+)</td>", table) == [
+        ("Demande à parler à une personne (demande_personne)", "4"), ("Question non comprise (incompris)", "4"),
+        ("Urgence signalée (urgence)", "4")]
 
 
 def test_html_svg_bar_charts(report):
@@ -472,7 +502,7 @@ def test_report_does_not_block_a_writer(tmp_path):
     writer = sqlite3.connect(path, timeout=0.1)
     try:
         build_report(path, START, END)
-        writer.execute("INSERT INTO calls VALUES ('new', '2026-12-02T10:00:00', 1.0, 'error', NULL, NULL)")
+        writer.execute("INSERT INTO calls VALUES ('new', '2026-12-02T10:00:00', 1.0, 'error', NULL, NULL, NULL, NULL)")
         writer.commit()
     finally:
         writer.close()
@@ -520,3 +550,10 @@ def test_clarifying_questions_are_counted_and_declined_ones_listed_as_unanswered
     assert built.unanswered_turns == 1 and built.unanswered_clusters[0].representative == "les papiers"
     assert built.handled_without_person == 1
     assert "Questions de précision posées : 2 (dont 1 refusées)" in " ".join(render_text(built).split())
+
+
+def test_every_transfer_reason_of_the_dialog_has_words_for_staff():
+    from callbot.dialog import TRANSFER_REASONS
+    from callbot.report import REASON_LABELS
+
+    assert set(TRANSFER_REASONS) <= set(REASON_LABELS)
