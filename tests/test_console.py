@@ -565,3 +565,22 @@ def test_clarified_turns_are_unanswered_questions_too(console, editor):
                    [JournalTurn("une concession au columbarium", "clarify", None, 0.5, 200.0)])
     journal.close()
     assert "« une concession au columbarium »" in editor.get("/questions").text
+
+
+def test_the_title_callers_hear_in_a_clarifying_question_is_edited_beside_the_id(editor, console):
+    form = sheets_edit.form_of(sheets_edit.find_answer(
+        {n: console.workspace.draft_path(n) for n in console.workspace.draft_sheets()}, "salle_des_fetes")[2])
+    data = {"title": "la location de la salle polyvalente", "questions": "\n".join(form.questions),
+            "keywords": "\n".join(form.keywords), "answer": form.answer, "follow_up": form.follow_up,
+            "transfer": form.transfer, "dated": form.dated, "tests": "\n".join(form.tests)}
+    assert post(editor, "/reponses/salle_des_fetes", data).status_code == 302
+    found = sheets_edit.find_answer({n: console.workspace.draft_path(n) for n in console.workspace.draft_sheets()},
+                                    "salle_des_fetes")
+    assert list(found[2].keys())[:2] == ["id", "title"]
+    assert found[2]["title"] == "la location de la salle polyvalente"
+    assert 'value="la location de la salle polyvalente"' in editor.get("/reponses/salle_des_fetes").text
+    check = console.workspace.check_draft()
+    assert check.knowledge is not None and check.knowledge.book.titles()["salle_des_fetes"] == \
+        "la location de la salle polyvalente"
+    too_long = post(editor, "/reponses/salle_des_fetes", {**data, "title": "x" * 200})
+    assert 'id="err-title"' in too_long.text

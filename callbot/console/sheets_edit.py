@@ -23,7 +23,8 @@ from callbot.yamlsource import Diagnostic
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TEXT = 2000  # characters of one field
 MAX_LINES = 60  # example questions, keywords or tests of one answer
-FIELDS = ("id", "questions", "keywords", "answer", "follow_up", "transfer", "dated", "tests")
+FIELDS = ("id", "title", "questions", "keywords", "answer", "follow_up", "transfer", "dated", "tests")
+MAX_TITLE = 120  # a title is said inside a sentence: "Votre question concerne-t-elle {title} ?"
 
 
 class EditError(ValueError):
@@ -44,6 +45,7 @@ class AnswerForm:
     transfer: str = ""
     dated: str = ""  # "kind:name" or ""
     tests: list[str] = field(default_factory=list)
+    title: str = ""  # empty: the base's title, or `callbot check` proposes one
 
 
 def _yaml() -> YAML:
@@ -91,7 +93,8 @@ def form_of(answer: CommentedMap) -> AnswerForm:
     dated_text = next((f"{k}:{v}" for k, v in dated.items()), "") if isinstance(dated, dict) else ""
     return AnswerForm(str(answer.get("id", "")), _texts(answer.get("questions")), _texts(answer.get("keywords")),
                       " ".join(str(answer.get("answer") or "").split()), str(answer.get("follow_up") or ""),
-                      str(answer.get("transfer") or ""), dated_text, _texts(answer.get("tests")))
+                      str(answer.get("transfer") or ""), dated_text, _texts(answer.get("tests")),
+                      " ".join(str(answer.get("title") or "").split()))
 
 
 def lines_of(text: str) -> list[str]:
@@ -114,6 +117,8 @@ def validate(form: AnswerForm, targets: tuple[str, ...], places: dict[str, tuple
     for name in ("answer", "follow_up"):
         if len(getattr(form, name)) > MAX_TEXT:
             raise EditError(name, f"{MAX_TEXT} caractères au plus.")
+    if len(form.title) > MAX_TITLE:
+        raise EditError("title", f"{MAX_TITLE} caractères au plus : quelques mots, comme « les horaires de la mairie ».")
     if form.transfer and form.transfer not in targets:
         raise EditError("transfer", "Choisissez un destinataire de la liste.")
     if not form.answer and not form.transfer:
@@ -186,6 +191,7 @@ def apply(answer: CommentedMap, form: AnswerForm) -> None:
                 _insert_after(answer, "dated", value, "keywords" if "keywords" in answer else "questions")
     else:
         answer.pop("dated", None)
+    _set_text(answer, "title", form.title, "id")
     _set_text(answer, "answer", form.answer, "dated" if "dated" in answer else
               "keywords" if "keywords" in answer else "questions", folded=True)
     _set_text(answer, "follow_up", form.follow_up, "answer")

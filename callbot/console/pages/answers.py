@@ -13,7 +13,7 @@ from callbot.console.unanswered import DONE_KIND
 from callbot.sheets import DATED_KINDS
 from callbot.understanding.normalise import strip_accents
 
-FIELD_LABELS = {"": "Réponse", "id": "Identifiant", "questions": "Questions d'exemple", "keywords": "Mots-clés",
+FIELD_LABELS = {"": "Réponse", "id": "Identifiant", "title": "Titre", "questions": "Questions d'exemple", "keywords": "Mots-clés",
                 "answer": "Texte de la réponse", "follow_up": "Question de relance", "transfer": "Transfert",
                 "dated": "Réponse selon la date", "tests": "Tests"}
 DECISION_LABELS = {"text": "Phrase", "action": "Décision", "answer": "Réponse donnée", "score": "Score",
@@ -70,6 +70,7 @@ def answers():
 def _form_from_request(answer_id: str) -> sheets_edit.AnswerForm:
     return sheets_edit.AnswerForm(
         id=answer_id,
+        title=" ".join(form_text("title", 1000).split()),
         questions=sheets_edit.lines_of(form_text("questions", 20000)),
         keywords=sheets_edit.lines_of(form_text("keywords", 20000)),
         answer=" ".join(form_text("answer").split()),
