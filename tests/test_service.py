@@ -85,9 +85,11 @@ def test_calls_reach_the_journal_and_the_metrics(tmp_path, prompt_cache_dir):
         call = run_sipp([f"127.0.0.1:{bot.port}", "-sn", "uac", "-s", "callbot", "-d", "2000", "-m", "2", "-l", "2"],
                         timeout=30, cwd=tmp_path)
         assert call.returncode == 0
-        bot.wait_log("released", 10)
         import time
-        time.sleep(1)
+        deadline = time.monotonic() + 10
+        while bot.log_text().count("released (") < 2:  # each call is counted before it is released
+            assert time.monotonic() < deadline, bot.log_text()[-3000:]
+            time.sleep(0.2)
         assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read() == b"ok\n"
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert 'callbot_calls_total{outcome="abandoned"} 2.0' in metrics
