@@ -159,10 +159,6 @@ class PortPool:
         port.worker = None
         self._idle.setdefault(port.rate, []).append(port)
 
-    @property
-    def size(self) -> int:
-        return len(self._all)
-
     def _create(self, rate: int):
         pj = _pj()
         port = _port_class()()
@@ -398,7 +394,6 @@ class SipService:
 
     def shutdown(self) -> None:
         """Hang up every call, then destroy pjsua2 in the order it needs (calls, ports, account, library)."""
-        pj = _pj()
         for leg in list(self.calls.values()):
             self.hang_up(leg, "service stopping")
         deadline = time.monotonic() + SHUTDOWN_HANGUP_S
@@ -421,7 +416,6 @@ class SipService:
         gc.collect()  # no pjsua2 object may outlive the library (its destructors would then abort)
         self.endpoint.libDestroy()
         self.endpoint = None
-        del pj
 
     def post(self, action: Callable[[], None]) -> None:
         """Run `action` on the SIP thread (from any thread)."""
